@@ -1,0 +1,71 @@
+"""Adversarial losses of the GAN family, as per-example vectors.
+
+Every function takes discriminator (critic) logits of shape [N] or [N, 1] and returns a
+per-example loss of shape [N]. Reduction to a scalar happens in one place, the training step,
+with `tf.nn.compute_average_loss`, so the same functions are correct under `tf.distribute`.
+D(x) = sigmoid(logits(x)); log D = -softplus(-l) and log(1 - D) = -softplus(l) are the
+numerically stable forms.
+"""
+import tensorflow as tf
+
+
+def _flat(logits):
+    return tf.reshape(tf.cast(logits, tf.float32), [-1])
+
+
+# Goodfellow et al. 2014, "Generative Adversarial Nets", eq. 1 and Algorithm 1.
+
+def minimax_discriminator_loss(real_logits, fake_logits):
+    """L_D = -[log D(x) + log(1 - D(G(z)))], per example (D ascends V(D, G)).
+
+    Args:
+        real_logits: [N] or [N, 1] logits of D on real data x.
+        fake_logits: [N] or [N, 1] logits of D on generated data G(z).
+    Returns:
+        [N] float32 loss; its mean is -V(D, G) on the minibatch.
+    """
+    return tf.nn.softplus(-_flat(real_logits)) + tf.nn.softplus(_flat(fake_logits))
+
+
+def minimax_generator_loss(fake_logits):
+    """L_G = log(1 - D(G(z))), per example: the original (saturating) minimax cost.
+
+    Its gradient w.r.t. the logit is -D(G(z)), which vanishes as D(G(z)) -> 0, i.e. exactly
+    when D confidently rejects the samples (Goodfellow 2014, section 3; Arjovsky & Bottou 2017).
+    """
+    return -tf.nn.softplus(_flat(fake_logits))
+
+
+def non_saturating_generator_loss(fake_logits):
+    """L_G = -log D(G(z)), per example: the heuristic cost of Goodfellow 2014, section 3.
+
+    Same fixed point as the minimax cost, but its gradient w.r.t. the logit is
+    -(1 - D(G(z))), which stays large when D rejects the samples.
+    """
+    return tf.nn.softplus(-_flat(fake_logits))
+
+
+# Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN", Algorithm 1 (also used by WGAN-GP).
+
+def wasserstein_critic_loss(real_critic, fake_critic):
+    """L_D = f(G(z)) - f(x), per example; minimizing its mean maximizes the dual estimate
+    E[f(x)] - E[f(G(z))] of the Earth-Mover distance W(P_r, P_g) over (near) 1-Lipschitz f.
+    The critic has no sigmoid and no log."""
+    return _flat(fake_critic) - _flat(real_critic)
+
+
+def wasserstein_generator_loss(fake_critic):
+    """L_G = -f(G(z)), per example."""
+    return -_flat(fake_critic)
+
+
+DISCRIMINATOR_LOSSES = {
+    "minimax": minimax_discriminator_loss,
+    "non_saturating": minimax_discriminator_loss,  # only G's cost differs (Goodfellow 2014)
+    "wasserstein": wasserstein_critic_loss,
+}
+GENERATOR_LOSSES = {
+    "minimax": minimax_generator_loss,
+    "non_saturating": non_saturating_generator_loss,
+    "wasserstein": wasserstein_generator_loss,
+}

@@ -1,0 +1,43 @@
+"""Lipschitz constraints on the critic: gradient penalty (WGAN-GP) and weight clipping (WGAN)."""
+import tensorflow as tf
+
+# Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", Algorithm 1.
+
+
+def gradient_penalty(critic_fn, real, fake, epsilon, norm_epsilon=1e-10):
+    """GP = (||grad_x_hat f(x_hat)||_2 - 1)^2 per example, x_hat = eps * x + (1 - eps) * G(z).
+
+    The caller multiplies by lambda (10 in the paper) and averages. `norm_epsilon` sits inside
+    the square root so the gradient of the norm stays finite when grad f(x_hat) = 0.
+
+    Args:
+        critic_fn: maps a batch [N, ...] to critic values [N] or [N, 1]. Must treat examples
+            independently (no batch norm): then d sum_i f(x_i) / d x_i = d f(x_i) / d x_i.
+        real: [N, ...] real data x.
+        fake: [N, ...] generated data, same shape and dtype as `real`.
+        epsilon: [N] interpolation weights, eps ~ U[0, 1] per example.
+        norm_epsilon: small constant added under the square root.
+    Returns:
+        [N] float32 penalty.
+    """
+    real = tf.cast(real, tf.float32)
+    fake = tf.cast(fake, tf.float32)
+    eps = tf.reshape(tf.cast(epsilon, tf.float32), [-1] + [1] * (len(real.shape) - 1))
+    x_hat = eps * real + (1.0 - eps) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        total = tf.reduce_sum(tf.cast(critic_fn(x_hat), tf.float32))
+    grads = tape.gradient(total, x_hat)
+    squared = tf.reduce_sum(tf.reshape(tf.square(grads), [tf.shape(grads)[0], -1]), axis=1)
+    return tf.square(tf.sqrt(squared + norm_epsilon) - 1.0)
+
+
+# Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN", Algorithm 1, line 8.
+
+
+def clip_weights(variables, clip_value):
+    """w <- clip(w, -c, c) for every critic parameter, after each critic update (c = 0.01).
+
+    This is the one stateful function here: it assigns to the variables it is given."""
+    for variable in variables:
+        variable.assign(tf.clip_by_value(variable, -clip_value, clip_value))

@@ -1,0 +1,110 @@
+"""Generator and discriminator networks, sized from the data shape.
+
+- "mlp": fully connected nets (Goodfellow 2014; the WGAN-GP toy nets): 3 hidden layers of `width`.
+- "dcgan": Radford et al. 2016 conventions: strided transposed convolutions in G with batch norm
+  and ReLU (none on the output, which is tanh); strided convolutions in D with LeakyReLU(0.2) and
+  no normalization on the input layer. Square images of side 4 * 2^k or 7 * 2^k (28, 32, 64).
+
+The discriminator returns a dict of heads; a head exists only if the variant uses it:
+`logits` [N, 1] always, `class_logits` [N, num_classes] (AC-GAN), `code_logits` [N, K] and
+`code_mean` [N, k] (InfoGAN's Q, sharing D's trunk).
+"""
+import math
+
+import keras
+from keras import layers
+
+from data.datasets import DatasetError
+
+
+def dcgan_plan(side):
+    """(base side, number of stride-2 stages) for a square image side, or an error."""
+    for base in (4, 7):
+        stages = math.log2(side / base) if side >= base else -1
+        if stages >= 1 and stages == int(stages):
+            return base, int(stages)
+    raise DatasetError(
+        f"the dcgan networks take square images of side 4*2^k or 7*2^k (28, 32, 64, ...), "
+        f"not {side}; pick another --image_size")
+
+
+def check_shape(arch, shape):
+    """Raises DatasetError when `arch` cannot take data of `shape`."""
+    if arch == "dcgan":
+        if len(shape) != 3 or shape[0] != shape[1]:
+            raise DatasetError(f"the dcgan networks take square images, not shape {shape}")
+        dcgan_plan(shape[0])
+
+
+def _norm(kind, name):
+    if kind == "batch":
+        return layers.BatchNormalization(name=name)
+    if kind == "layer":
+        return layers.LayerNormalization(axis=[1, 2, 3] if name.startswith("conv") else -1,
+                                         name=name)
+    return None
+
+
+def build_generator(input_dim, data_shape, arch, width):
+    """G: input vector [N, input_dim] -> sample [N, *data_shape] (tanh for images)."""
+    # === Layers ===
+    inputs = keras.Input((input_dim,), name="latent")
+    is_image = len(data_shape) == 3
+    if arch == "mlp" or not is_image:
+        x = inputs
+        for i in range(3):
+            x = layers.Dense(width, activation="relu", name=f"dense_{i}")(x)
+        x = layers.Dense(math.prod(data_shape), activation="tanh" if is_image else None,
+                         name="output", dtype="float32")(x)
+        outputs = layers.Reshape(data_shape, name="sample")(x)
+    else:
+        base, stages = dcgan_plan(data_shape[0])
+        channels = width * 2 ** (stages - 1)
+        x = layers.Dense(base * base * channels, use_bias=False, name="project")(inputs)
+        x = layers.ReLU()(layers.BatchNormalization(name="project_bn")(x))
+        x = layers.Reshape((base, base, channels))(x)
+        for i in range(stages - 1):
+            channels //= 2
+            x = layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False, name=f"up_{i}")(x)
+            x = layers.ReLU()(layers.BatchNormalization(name=f"up_{i}_bn")(x))
+        outputs = layers.Conv2DTranspose(data_shape[2], 4, 2, "same", activation="tanh",
+                                         name="sample", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="generator")
+
+
+def build_discriminator(data_shape, arch, width, norm, num_classes=0, num_categorical=0,
+                        num_continuous=0):
+    """D: sample [N, *data_shape] -> dict of head outputs (see the module docstring)."""
+    # === Trunk ===
+    inputs = keras.Input(data_shape, name="sample")
+    is_image = len(data_shape) == 3
+    if arch == "mlp" or not is_image:
+        x = layers.Flatten()(inputs) if is_image else inputs
+        for i in range(3):
+            x = layers.Dense(width, name=f"dense_{i}")(x)
+            norm_layer = _norm(norm, f"dense_{i}_norm") if i > 0 else None
+            x = layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x)
+    else:
+        _, stages = dcgan_plan(data_shape[0])
+        x = inputs
+        for i in range(stages):
+            x = layers.Conv2D(width * 2 ** i, 4, 2, "same", use_bias=i == 0 or norm != "batch",
+                              name=f"conv_{i}")(x)
+            norm_layer = _norm(norm, f"conv_{i}_norm") if i > 0 else None
+            x = layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x)
+        x = layers.Flatten()(x)
+    # === Heads ===
+    outputs = {"logits": layers.Dense(1, name="logits", dtype="float32")(x)}
+    if num_classes:
+        outputs["class_logits"] = layers.Dense(num_classes, name="class_logits",
+                                               dtype="float32")(x)
+    if num_categorical or num_continuous:
+        q = layers.Dense(128, use_bias=False, name="q_dense")(x)
+        q = layers.LeakyReLU(0.2)(layers.BatchNormalization(name="q_bn")(q))
+        if num_categorical:
+            outputs["code_logits"] = layers.Dense(num_categorical, name="code_logits",
+                                                  dtype="float32")(q)
+        if num_continuous:
+            outputs["code_mean"] = layers.Dense(num_continuous, name="code_mean",
+                                                dtype="float32")(q)
+    return keras.Model(inputs, outputs, name="discriminator")
