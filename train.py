@@ -1,0 +1,70 @@
+"""Trains one of the six classic GANs, logs to TensorBoard, checkpoints and exports G.
+
+    python train.py --model=acgan                      # AC-GAN on MNIST (or mnist_5k offline)
+    python train.py --model=wgan_gp --dataset=grid25 --workdir=runs/grid
+    tensorboard --logdir runs/acgan
+
+Defaults are each paper's (models/variants.py; the README's table); flags left unset keep them.
+"""
+import dataclasses
+import sys
+
+from absl import app, flags, logging
+
+from data.datasets import DATASETS, DatasetError
+from models.variants import VARIANTS
+from training.config import LOSS_CHOICES, Config, ConfigError
+from training.loop import train
+
+_D = Config()
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", _D.model, list(VARIANTS), "GAN variant to train.")
+flags.DEFINE_enum("dataset", _D.dataset, list(DATASETS),
+                  "Training data; mnist falls back to the shipped mnist_5k when offline.")
+flags.DEFINE_string("workdir", None, "Run directory (default: runs/<model>); rerun to resume.")
+flags.DEFINE_integer("train_steps", _D.train_steps, "Generator updates in the whole run.")
+flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch,
+                     "Steps between sample pictures and checkpoints.")
+flags.DEFINE_integer("seed", _D.seed, "Seed of weights, noise and data order.")
+flags.DEFINE_integer("batch_size", None, "Examples per discriminator update (default: paper's).")
+flags.DEFINE_integer("d_steps", None, "Discriminator updates per generator update (k, n_critic).")
+flags.DEFINE_enum("loss", None, list(LOSS_CHOICES),
+                  "gan/dcgan generator cost: log(1-D(G(z))) or -log D(G(z)).")
+flags.DEFINE_integer("latent_dim", None, "Size of the Gaussian noise z (default: paper's).")
+flags.DEFINE_float("d_lr", None, "Discriminator learning rate (default: paper's).")
+flags.DEFINE_float("g_lr", None, "Generator learning rate (default: paper's).")
+flags.DEFINE_float("beta_1", None, "Adam beta_1 of both optimizers (default: paper's).")
+flags.DEFINE_float("beta_2", None, "Adam beta_2 of both optimizers (default: paper's).")
+flags.DEFINE_float("gp_weight", None, "Gradient-penalty weight lambda (wgan_gp; default 10).")
+flags.DEFINE_float("clip_value", None, "Critic weight-clipping bound c (wgan; default 0.01).")
+flags.DEFINE_integer("width", None, "Base width: conv channels (64) or MLP units (512).")
+flags.DEFINE_integer("image_size", None, "Resize images to this side (default: dataset's).")
+flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
+flags.DEFINE_integer("log_every", _D.log_every, "Steps between TensorBoard scalar writes.")
+flags.DEFINE_bool("jit_compile", _D.jit_compile, "Compile the train step with XLA.")
+
+
+def config_from_flags():
+    fields = {f.name: FLAGS[f.name].value for f in dataclasses.fields(Config) if f.name in FLAGS}
+    fields["workdir"] = FLAGS.workdir or f"runs/{FLAGS.model}"
+    return Config(**fields)
+
+
+def main(argv):
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # keep the terminal to the progress bar
+    if len(argv) > 1:
+        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}; "
+                 "flags take the form --name=value")
+    config = config_from_flags()
+    try:
+        logs = train(config)
+    except (ConfigError, DatasetError) as e:
+        sys.exit(f"error: {e}")
+    if logs:
+        print("final step: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(logs.items())))
+    print(f"exported generator: {config.workdir}/saved_model")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,1 @@
+"""Training library behind train.py: config, loop, callbacks, pictures and export."""

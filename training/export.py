@@ -1,0 +1,75 @@
+"""Exports the generator as a TF SavedModel that needs nothing of this repo to load.
+
+Contract (README, "Sampling from an exported generator"):
+- signature `sample(num_samples: int32 scalar, seed: int32 scalar)` -> `samples` (float32:
+  images NHWC in [0, 1], or 2-D points for toy data), plus `labels` int32 [N] (AC-GAN: the class
+  asked for), `categorical` int32 [N] and `continuous` float32 [N, k] (InfoGAN). Same seed, same
+  samples: the latents are drawn with stateless RNG.
+- signature `serving_default(z[, labels][, categorical, continuous])` -> `samples`: the generator
+  on explicit inputs.
+- signature `latent_spec()` -> int32 scalars `noise_dim`, `num_classes`, `num_categorical`,
+  `num_continuous`: what `serving_default` takes.
+"""
+import keras
+import tensorflow as tf
+
+
+def export_generator(generator, latent_spec, is_image, path):
+    """Writes `generator` with the `sample` and `serving_default` signatures to `path`."""
+    spec = latent_spec
+
+    def to_output(x):
+        x = tf.cast(x, tf.float32)
+        return tf.clip_by_value((x + 1.0) / 2.0, 0.0, 1.0) if is_image else x
+
+    def check(latents):
+        checks = []
+        if spec.num_classes:
+            checks.append(tf.debugging.assert_less(
+                latents["labels"], spec.num_classes,
+                message=f"labels must be in [0, {spec.num_classes})"))
+            checks.append(tf.debugging.assert_non_negative(
+                latents["labels"], message=f"labels must be in [0, {spec.num_classes})"))
+        if spec.num_categorical:
+            checks.append(tf.debugging.assert_less(
+                latents["categorical"], spec.num_categorical,
+                message=f"categorical must be in [0, {spec.num_categorical})"))
+            checks.append(tf.debugging.assert_non_negative(
+                latents["categorical"], message=f"categorical must be in [0, {spec.num_categorical})"))
+        return checks
+
+    def generate(latents):
+        with tf.control_dependencies(check(latents)):
+            return to_output(generator(spec.generator_input(latents), training=False))
+
+    def sample(num_samples, seed):
+        with tf.control_dependencies([tf.debugging.assert_non_negative(
+                num_samples, message="num_samples must be >= 0")]):
+            latents = spec.sample(num_samples, tf.stack([seed, 0]))
+        outputs = {"samples": generate(latents)}
+        for name in ("labels", "categorical", "continuous"):
+            if name in latents:
+                outputs[name] = latents[name]
+        return outputs
+
+    inputs = [tf.TensorSpec([None, spec.noise_dim], tf.float32, name="z")]
+    if spec.num_classes:
+        inputs.append(tf.TensorSpec([None], tf.int32, name="labels"))
+    if spec.num_categorical:
+        inputs.append(tf.TensorSpec([None], tf.int32, name="categorical"))
+    if spec.num_continuous:
+        inputs.append(tf.TensorSpec([None, spec.num_continuous], tf.float32, name="continuous"))
+
+    def serve(*args):
+        return {"samples": generate({s.name: a for s, a in zip(inputs, args)})}
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    archive.add_endpoint("sample", sample, input_signature=[
+        tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int32, name="seed")])
+    archive.add_endpoint("serving_default", serve, input_signature=inputs)
+    archive.add_endpoint("latent_spec", lambda: {
+        name: tf.constant(getattr(spec, name), tf.int32)
+        for name in ("noise_dim", "num_classes", "num_categorical", "num_continuous")},
+        input_signature=[])
+    archive.write_out(path, verbose=False)

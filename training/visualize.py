@@ -1,0 +1,80 @@
+"""Pictures of a generator: fixed-noise grids (class rows for AC-GAN, code traversals for
+InfoGAN) and, for 2-D toy data, a scatter of samples over the real mixture."""
+import io
+
+import matplotlib
+import numpy as np
+import tensorflow as tf
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the non-interactive backend is chosen)
+
+GRID_COLUMNS = 10
+
+
+def image_grid(images, rows, cols):
+    """[rows * cols, H, W, C] in [0, 1] -> one [rows * H, cols * W, C] image, row-major."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    assert n == rows * cols, (n, rows, cols)
+    return images.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(
+        rows * h, cols * w, c)
+
+
+def grid_latents(spec, seed=1234):
+    """Fixed latents for the sample grids: {tag: (latents, rows, cols)}.
+
+    - plain: 8 x 8 samples of fixed noise;
+    - AC-GAN (`spec.num_classes`): one row per class, the same noise down each column;
+    - InfoGAN: `categorical`: one row per category value, noise varying across columns
+      (continuous codes at 0); `continuous_j`: one row per category value, code j from -2 to 2
+      across the columns, the noise fixed per row, the other codes at 0.
+    """
+    cols = GRID_COLUMNS
+    draw = spec.sample(cols * max(spec.num_classes, spec.num_categorical, 1), [seed, 0])
+    if spec.num_classes:
+        rows = spec.num_classes
+        z = tf.tile(draw["z"][:cols], [rows, 1])
+        return {"classes": ({"z": z, "labels": tf.repeat(tf.range(rows), cols)}, rows, cols)}
+    if spec.num_categorical:
+        rows = spec.num_categorical
+        grids = {}
+        zero_codes = tf.zeros([rows * cols, spec.num_continuous])
+        grids["categorical"] = ({"z": draw["z"][:rows * cols],
+                                 "categorical": tf.repeat(tf.range(rows), cols),
+                                 "continuous": zero_codes}, rows, cols)
+        for j in range(spec.num_continuous):
+            sweep = np.zeros([rows * cols, spec.num_continuous], np.float32)
+            sweep[:, j] = np.tile(np.linspace(-2.0, 2.0, cols), rows)
+            grids[f"continuous_{j}"] = ({"z": tf.repeat(draw["z"][:rows], cols, axis=0),
+                                         "categorical": tf.repeat(tf.range(rows), cols),
+                                         "continuous": tf.constant(sweep)}, rows, cols)
+        return grids
+    return {"samples": (spec.sample(64, [seed, 0]), 8, 8)}
+
+
+def to_unit(images):
+    """Generator output in [-1, 1] -> [0, 1]."""
+    return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def scatter_png(samples, real=None, title=""):
+    """PNG bytes of a scatter of 2-D samples (orange) over real points (blue)."""
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=80)
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:blue", alpha=0.4, label="real")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:orange", alpha=0.6, label="generated")
+    ax.set_xlim(-6, 6)
+    ax.set_ylim(-6, 6)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=4)
+    ax.set_title(title)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def png_bytes(image):
+    """[H, W, C] float in [0, 1] -> PNG bytes."""
+    return tf.io.encode_png(tf.cast(tf.round(np.asarray(image) * 255.0), tf.uint8)).numpy()
