@@ -65,7 +65,7 @@ VARIANTS = {v.name: v for v in [
 def markdown_table():
     """The defaults table of the README, generated from VARIANTS (a test keeps them equal)."""
     rows = ["| model | paper | nets | D norm | loss | z | batch | d_steps | optimizer (D / G lr) "
-            "| extra |", "|" + "---|" * 10]
+            "| extra | notes |", "|" + "---|" * 11]
     for v in VARIANTS.values():
         opt = (f"Adam({v.d_lr:g} / {v.g_lr:g}, b1={v.beta_1:g}, b2={v.beta_2:g})"
                if v.optimizer == "adam" else f"RMSProp({v.d_lr:g} / {v.g_lr:g})")
@@ -81,7 +81,7 @@ def markdown_table():
                          f"lambda={v.info_weight:g} / {v.info_weight_continuous:g}")
         rows.append(f"| `{v.name}` | {v.paper} | {v.arch} | {v.d_norm} | {v.loss} | "
                     f"{v.latent_dim} | {v.batch_size} | {v.d_steps} | {opt} | "
-                    f"{'; '.join(extra) or '-'} |")
+                    f"{'; '.join(extra) or '-'} | {v.note or '-'} |")
     return "\n".join(rows)
 
 

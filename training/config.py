@@ -66,7 +66,7 @@ def validate(config):
     if config.dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {config.dataset!r}; "
                           f"choose one of {', '.join(DATASETS)}")
-    if config.loss is not None:
+    if config.loss is not None and config.loss != VARIANTS[config.model].loss:
         if config.model not in ("gan", "dcgan"):
             raise ConfigError(f"--loss applies to gan and dcgan only, not {config.model} "
                               "(its loss is fixed by its paper); drop --loss")

@@ -1,0 +1,78 @@
+"""train.py and eval.py on bad input: non-zero exit and one clear line, no traceback."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(script, *args, cwd=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model=foo"], "--model=foo"),
+    (["--batch_size=0"], "--batch_size must be positive, got 0"),
+    (["--train_steps=-5"], "--train_steps must be positive"),
+    (["--dataset=imagenet"], "--dataset=imagenet"),
+    (["--dataset=mnist_5k", "--image_size=30"], "square images of side 4*2^k or 7*2^k"),
+    (["--model=wgan", "--loss=minimax"], "--loss applies to gan and dcgan only"),
+    (["--model=acgan", "--dataset=celeb_a"], "acgan needs class labels"),
+    (["--dataset=mnist_5k", "--batch_size=6000"], "lower --batch_size"),
+])
+def test_bad_flags_exit_nonzero_with_one_clear_line(tmp_path, args, message):
+    result = run("train.py", f"--workdir={tmp_path / 'run'}", *args, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [l for l in result.stderr.splitlines() if message in l]
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_workdir_that_is_a_file_is_refused(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    result = run("train.py", f"--workdir={target}", "--dataset=mnist_5k", cwd=tmp_path)
+    assert result.returncode != 0 and "is a file" in result.stderr
+    assert target.read_text() == "keep me"
+
+
+def test_offline_dataset_fails_fast_with_the_fix(tmp_path):
+    start = time.time()
+    result = run("train.py", f"--workdir={tmp_path / 'run'}", "--dataset=cifar10",
+                 f"--data_dir={tmp_path / 'tfds'}", cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cifar10 is not prepared" in result.stderr and "--dataset=mnist_5k" in result.stderr
+    assert time.time() - start < 60
+
+
+def test_resume_with_another_model_is_refused_and_leaves_the_run(tmp_path):
+    workdir = tmp_path / "run"
+    first = run("train.py", "--model=gan", "--dataset=ring8", f"--workdir={workdir}",
+                "--train_steps=2", "--steps_per_epoch=2", "--width=8", "--batch_size=8",
+                cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = (workdir / "config.json").read_text()
+    second = run("train.py", "--model=wgan", "--dataset=ring8", f"--workdir={workdir}",
+                 cwd=tmp_path)
+    assert second.returncode != 0 and "Traceback" not in second.stderr
+    assert "holds a run with model='gan'" in second.stderr
+    assert (workdir / "config.json").read_text() == before
+
+
+def test_eval_on_a_directory_that_is_not_a_saved_model(tmp_path):
+    result = run("eval.py", f"--saved_model={tmp_path}", f"--out={tmp_path / 'g.png'}")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "is not a SavedModel" in result.stderr
+
+
+def test_helpfull_lists_every_flag_with_help():
+    result = run("train.py", "--helpfull")
+    for flag in ("--model", "--dataset", "--workdir", "--train_steps", "--batch_size", "--seed",
+                 "--d_steps", "--loss", "--d_lr", "--g_lr", "--beta_1", "--beta_2"):
+        assert flag in result.stdout, flag

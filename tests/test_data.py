@@ -1,0 +1,78 @@
+"""The one loader: shipped digits, toy mixtures, offline fallback, step-indexed pipeline."""
+import time
+
+import numpy as np
+import pytest
+
+from data import datasets
+from data.datasets import DatasetError, TOY_CENTRES, TOY_STDS, load, make_train_dataset
+
+
+def test_mnist_5k_is_500_real_digits_per_class():
+    data = load("mnist_5k")
+    assert data.images.shape == (5000, 28, 28, 1) and data.images.dtype == np.uint8
+    assert np.bincount(data.labels).tolist() == [500] * 10
+    # Real digits: mostly black background, bright strokes.
+    assert 0.1 < (data.images > 128).mean() < 0.25
+
+
+def test_pipeline_scales_to_unit_range_and_visits_every_example_once_per_epoch():
+    data = load("mnist_5k")
+    batches = list(make_train_dataset(data, 1000, seed=3).take(5))
+    x = np.concatenate([b[0].numpy() for b in batches])
+    assert x.min() == -1.0 and x.max() == 1.0 and x.dtype == np.float32
+    labels = np.concatenate([b[1].numpy() for b in batches])
+    assert np.bincount(labels).tolist() == [500] * 10
+    # The same multiset of images as the array: a permutation, not a resample.
+    np.testing.assert_allclose(np.sort(x.reshape(len(x), -1).sum(1)),
+                               np.sort((data.images / 127.5 - 1).reshape(5000, -1).sum(1)),
+                               rtol=1e-5)
+
+
+def test_pipeline_is_a_function_of_seed_and_step():
+    data = load("mnist_5k")
+    a = [b[0].numpy() for b in make_train_dataset(data, 16, seed=1).take(4)]
+    resumed = next(iter(make_train_dataset(data, 16, seed=1, start_step=3)))[0].numpy()
+    np.testing.assert_array_equal(a[3], resumed)
+    other = next(iter(make_train_dataset(data, 16, seed=2)))[0].numpy()
+    assert not np.array_equal(a[0], other)
+
+
+def test_image_size_resizes():
+    x, _ = next(iter(make_train_dataset(load("mnist_5k"), 4, 0, image_size=32)))
+    assert x.shape == (4, 32, 32, 1)
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_toy_mixture_matches_its_definition(name):
+    x, mode = next(iter(make_train_dataset(load(name), 20000, seed=0)))
+    x, mode = x.numpy(), mode.numpy()
+    centres = TOY_CENTRES[name]
+    assert len(centres) == {"ring8": 8, "grid25": 25}[name]
+    residual = x - centres[mode]
+    np.testing.assert_allclose(residual.std(0), TOY_STDS[name], rtol=0.05)
+    counts = np.bincount(mode, minlength=len(centres))
+    assert counts.min() > 0.8 * len(x) / len(centres)
+    if name == "ring8":
+        np.testing.assert_allclose(np.linalg.norm(centres, axis=1), 2.0, rtol=1e-6)
+
+
+def test_offline_mnist_falls_back_to_mnist_5k_within_seconds(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "host_reachable", lambda host, timeout=3.0: False)
+    start = time.time()
+    data = load("mnist", data_dir=str(tmp_path))
+    assert time.time() - start < 10
+    assert data.spec.name == "mnist_5k" and "mnist_5k" in data.note
+    assert len(data.images) == 5000
+
+
+def test_offline_other_dataset_fails_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "host_reachable", lambda host, timeout=3.0: False)
+    with pytest.raises(DatasetError, match="cifar10 is not prepared.*--dataset=mnist_5k"):
+        load("cifar10", data_dir=str(tmp_path))
+
+
+def test_unreachable_host_is_detected_fast():
+    start = time.time()
+    assert not datasets.host_reachable("unreachable.invalid", timeout=3.0)
+    assert time.time() - start < 5

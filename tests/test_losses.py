@@ -1,0 +1,158 @@
+"""Losses against hand-computed numbers and against the theory they rest on (TARGETS.md)."""
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import losses
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_minimax_discriminator_loss_by_hand():
+    real, fake = np.array([2.0, -1.0]), np.array([0.5, -3.0])
+    expected = -(np.log(sigmoid(real)) + np.log(1.0 - sigmoid(fake)))
+    got = losses.minimax_discriminator_loss(real, fake[:, None]).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_generator_losses_by_hand():
+    fake = np.array([1.5, -2.0, 0.0])
+    np.testing.assert_allclose(losses.minimax_generator_loss(fake).numpy(),
+                               np.log(1.0 - sigmoid(fake)), rtol=1e-6)
+    np.testing.assert_allclose(losses.non_saturating_generator_loss(fake).numpy(),
+                               -np.log(sigmoid(fake)), rtol=1e-6)
+
+
+def test_wasserstein_losses_by_hand():
+    real, fake = np.array([3.0, 1.0]), np.array([0.5, 2.0])
+    np.testing.assert_allclose(losses.wasserstein_critic_loss(real, fake).numpy(), [-2.5, 1.0])
+    np.testing.assert_allclose(losses.wasserstein_generator_loss(fake).numpy(), [-0.5, -2.0])
+
+
+def _gaussian_pdf(x, mu, sigma):
+    return np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+
+
+def test_optimal_discriminator_value_is_minus_two_log_two_plus_two_js():
+    # Goodfellow 2014, Theorem 1: with D* = p_data / (p_data + p_g), V(G, D*) = -2 log 2 + 2 JS.
+    x = np.linspace(-12, 14, 200001)
+    dx = x[1] - x[0]
+    p_data, p_g = _gaussian_pdf(x, 0.0, 1.0), _gaussian_pdf(x, 2.0, 1.5)
+    d_star = p_data / (p_data + p_g)
+    logit = np.log(d_star) - np.log1p(-d_star)
+    # V(G, D) = E_data[log D] + E_g[log(1 - D)] = -E[L_D] with the loss's per-example terms.
+    real_term = -losses.minimax_discriminator_loss(logit, np.full_like(logit, -np.inf)).numpy()
+    fake_term = -losses.minimax_discriminator_loss(np.full_like(logit, np.inf), logit).numpy()
+    value = np.sum(p_data * real_term) * dx + np.sum(p_g * fake_term) * dx
+    m = 0.5 * (p_data + p_g)
+    js = 0.5 * np.sum(p_data * np.log(p_data / m)) * dx + 0.5 * np.sum(p_g * np.log(p_g / m)) * dx
+    assert 0.05 < js < math.log(2)
+    assert value == pytest.approx(-2 * math.log(2) + 2 * js, abs=1e-6)
+    # Any other D does worse: D* is the maximizer.
+    for shift in (-0.5, 0.3):
+        real_o = -losses.minimax_discriminator_loss(logit + shift, np.full_like(logit, -np.inf))
+        fake_o = -losses.minimax_discriminator_loss(np.full_like(logit, np.inf), logit + shift)
+        v_other = np.sum(p_data * real_o.numpy()) * dx + np.sum(p_g * fake_o.numpy()) * dx
+        assert v_other < value
+
+
+def test_js_is_log_two_for_disjoint_supports():
+    # p_data and p_g with disjoint supports: D* is 1 on one and 0 on the other, V = 0 = -2log2+2JS.
+    real_logit, fake_logit = np.array([30.0]), np.array([-30.0])
+    value = -losses.minimax_discriminator_loss(real_logit, fake_logit).numpy()[0]
+    js = (value + 2 * math.log(2)) / 2
+    assert js == pytest.approx(math.log(2), abs=1e-9)
+
+
+def _logit_grad(loss_fn, logit):
+    x = tf.constant([logit], tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(loss_fn(x))
+    return float(tape.gradient(loss, x)[0])
+
+
+def test_minimax_generator_loss_saturates_non_saturating_does_not():
+    # D(G(z)) = sigmoid(-10) ~ 4.5e-5: D confidently rejects the samples.
+    minimax = abs(_logit_grad(losses.minimax_generator_loss, -10.0))
+    non_saturating = abs(_logit_grad(losses.non_saturating_generator_loss, -10.0))
+    assert minimax == pytest.approx(sigmoid(-10.0), rel=1e-4)      # |d/dl log(1 - D)| = D
+    assert non_saturating == pytest.approx(1 - sigmoid(-10.0), rel=1e-4)  # |d/dl -log D| = 1 - D
+    assert minimax < 1e-4 < 0.99 < non_saturating
+    # Where D is fooled the roles flip, so both keep the same fixed point.
+    assert abs(_logit_grad(losses.minimax_generator_loss, 10.0)) > 0.99
+
+
+def test_gradient_penalty_is_zero_for_unit_norm_linear_critic():
+    w = tf.constant([[0.6], [0.8]])  # ||w|| = 1: the critic is exactly 1-Lipschitz
+    real = tf.random.stateless_normal([16, 2], [1, 2])
+    fake = tf.random.stateless_normal([16, 2], [3, 4])
+    eps = tf.random.stateless_uniform([16], [5, 6])
+    gp = losses.gradient_penalty(lambda x: x @ w, real, fake, eps).numpy()
+    assert gp.shape == (16,)
+    np.testing.assert_allclose(gp, 0.0, atol=1e-8)
+    # ||w|| = 2: (2 - 1)^2 = 1 for every example.
+    gp2 = losses.gradient_penalty(lambda x: x @ (2 * w), real, fake, eps).numpy()
+    np.testing.assert_allclose(gp2, 1.0, rtol=1e-5)
+
+
+def test_gradient_penalty_positive_for_nonlinear_critic_and_uses_interpolates():
+    real = tf.constant([[1.0, 0.0], [0.0, 2.0]])
+    fake = tf.constant([[-1.0, 0.0], [0.0, 0.0]])
+    eps = tf.constant([0.9, 0.5])
+    critic = lambda x: tf.reduce_sum(x ** 2, axis=1)  # grad = 2x at x_hat
+    x_hat = np.array([[0.8, 0.0], [0.0, 1.0]])  # eps * real + (1 - eps) * fake
+    expected = (np.linalg.norm(2 * x_hat, axis=1) - 1.0) ** 2
+    got = losses.gradient_penalty(critic, real, fake, eps).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert np.all(got > 0)
+
+
+def test_gradient_penalty_finite_at_zero_gradient():
+    # The epsilon inside the square root keeps the penalty's gradient finite when grad f = 0.
+    w = tf.Variable([[0.0], [0.0]])
+    real, fake = tf.ones([4, 2]), tf.zeros([4, 2])
+    with tf.GradientTape() as tape:
+        gp = tf.reduce_mean(losses.gradient_penalty(lambda x: x @ w, real, fake, tf.ones([4])))
+    grad = tape.gradient(gp, w)
+    assert gp.numpy() == pytest.approx(1.0, abs=1e-4)
+    assert np.all(np.isfinite(grad.numpy()))
+
+
+def test_clip_weights():
+    a, b = tf.Variable([-0.5, 0.005, 2.0]), tf.Variable([[0.02, -0.001]])
+    losses.clip_weights([a, b], 0.01)
+    np.testing.assert_allclose(a.numpy(), [-0.01, 0.005, 0.01])
+    np.testing.assert_allclose(b.numpy(), [[0.01, -0.001]])
+
+
+def test_categorical_code_loss_by_hand():
+    logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    code = np.array([0, 2])
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(losses.categorical_code_loss(code, logits).numpy(),
+                               -np.log(p[[0, 1], code]), rtol=1e-6)
+    # A Q that knows nothing gives CE = ln K, i.e. a mutual-information lower bound of 0.
+    assert losses.categorical_code_loss([1], [[0.0] * 10]).numpy()[0] == pytest.approx(
+        math.log(10))
+
+
+def test_gaussian_code_loss_by_hand():
+    code, mean = np.array([[0.5, -1.0]]), np.array([[0.0, -0.5]])
+    expected = np.sum(0.5 * np.log(2 * np.pi) + 0.5 * (code - mean) ** 2)
+    assert losses.gaussian_code_loss(code, mean).numpy()[0] == pytest.approx(expected, rel=1e-6)
+    log_std = np.array([[0.3, -0.2]])
+    sigma = np.exp(log_std)
+    expected = np.sum(0.5 * np.log(2 * np.pi) + log_std + (code - mean) ** 2 / (2 * sigma ** 2))
+    got = losses.gaussian_code_loss(code, mean, log_std).numpy()[0]
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_class_loss_is_single_softmax_cross_entropy():
+    logits = np.array([[1.0, 2.0, 0.5]])
+    p = np.exp(logits) / np.exp(logits).sum()
+    assert losses.class_loss([1], logits).numpy()[0] == pytest.approx(-np.log(p[0, 1]), rel=1e-6)

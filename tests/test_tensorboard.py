@@ -1,0 +1,78 @@
+"""A tiny run's logdir read back through the real TensorBoard server's HTTP API."""
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from training.config import Config
+from training.loop import train
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(port, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return response.read()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("tb")
+    train(Config(model="acgan", dataset="mnist_5k", workdir=str(logdir / "acgan"), train_steps=4,
+                 steps_per_epoch=2, batch_size=8, width=8), verbose=0)
+    train(Config(model="wgan_gp", dataset="ring8", workdir=str(logdir / "toy"), train_steps=2,
+                 steps_per_epoch=2, batch_size=8, width=8), verbose=0)
+    port = _free_port()
+    command = [shutil.which("tensorboard") or sys.executable, "--logdir", str(logdir),
+               "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false",
+               "--reload_interval", "1"]
+    if command[0] == sys.executable:
+        command[1:1] = ["-m", "tensorboard.main"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                tags = json.loads(_get(port, "/data/plugin/scalars/tags"))
+                if "acgan/train" in tags and "toy/train" in tags:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                pytest.fail("tensorboard did not serve the run: "
+                            + process.stderr.read().decode()[-2000:] if process.poll() is not None
+                            else "timed out")
+            time.sleep(1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_every_loss_part_and_diagnostic_is_a_scalar_per_step(server):
+    tags = json.loads(_get(server, "/data/plugin/scalars/tags"))
+    assert set(tags["acgan/train"]) == {"d_loss", "d_adv", "d_aux_real", "d_aux_fake", "d_real",
+                                        "d_fake", "d_grad_norm", "g_loss", "g_adv", "g_aux",
+                                        "g_grad_norm"}
+    assert "gp" in tags["toy/train"]
+    points = json.loads(_get(server, "/data/plugin/scalars/scalars?run=acgan/train&tag=d_loss"))
+    assert [step for _, step, _ in points] == [1, 2, 3, 4]
+
+
+def test_sample_pictures_are_images_per_epoch(server):
+    tags = json.loads(_get(server, "/data/plugin/images/tags"))
+    assert "classes" in tags["acgan/train"]   # one row per class
+    assert "samples" in tags["toy/train"]     # scatter over the real mixture
+    images = json.loads(_get(server, "/data/plugin/images/images?run=acgan/train&tag=classes"))
+    assert [image["step"] for image in images] == [2, 4]
+    png = _get(server, "/data/plugin/images/individualImage?" + images[-1]["query"])
+    assert png[:4] == b"\x89PNG"

@@ -1,0 +1,115 @@
+"""One train_step serves all six variants: a few steps each, on tiny data."""
+import glob
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data.datasets import load, make_train_dataset
+from models.variants import VARIANTS
+from training.config import resolve
+from training.loop import build_gan, split_for_d_steps, train
+
+BASE_KEYS = {"d_loss", "d_adv", "d_real", "d_fake", "d_grad_norm", "g_loss", "g_adv",
+             "g_grad_norm"}
+EXTRA_KEYS = {
+    "gan": set(), "dcgan": set(), "wgan": set(), "wgan_gp": {"gp"},
+    "acgan": {"d_aux_real", "d_aux_fake", "g_aux"},
+    "infogan": {"d_info_categorical", "d_info_continuous", "g_info_categorical",
+                "g_info_continuous", "mi_lower_bound"},
+}
+
+
+def fit_steps(config, steps):
+    config, variant = resolve(config)
+    data = load(config.dataset)
+    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps,
+                                                   config.seed), config.batch_size,
+                                variant.d_steps)
+    history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return gan, {k: v[-1] for k, v in history.history.items()}
+
+
+@pytest.mark.parametrize("model", list(VARIANTS))
+def test_each_variant_trains_with_finite_logs_and_every_key(make_config, model):
+    gan, logs = fit_steps(make_config(model=model), steps=2)
+    assert set(logs) == BASE_KEYS | EXTRA_KEYS[model]
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert int(gan.step.numpy()) == 2
+    d_steps = VARIANTS[model].d_steps
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+    assert int(gan.d_optimizer.iterations.numpy()) == 2 * d_steps
+
+
+@pytest.mark.parametrize("model,dataset", [("wgan_gp", "ring8"), ("acgan", "grid25"),
+                                           ("infogan", "ring8")])
+def test_toy_data_trains_mlp_networks(make_config, model, dataset):
+    gan, logs = fit_steps(make_config(model=model, dataset=dataset), steps=2)
+    assert gan.generator.output_shape == (None, 2)
+    assert not any("conv" in layer.name for layer in gan.discriminator.layers)
+    assert all(np.isfinite(v) for v in logs.values())
+
+
+def test_d_steps_flag_sets_discriminator_updates_per_generator_update(make_config):
+    gan, _ = fit_steps(make_config(model="gan", d_steps=3), steps=2)
+    assert int(gan.d_optimizer.iterations.numpy()) == 6
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+
+
+def test_both_networks_change_and_generator_only_in_its_step(make_config):
+    config, variant = resolve(make_config(model="dcgan"))
+    data = load(config.dataset)
+    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    before_g = [w.numpy().copy() for w in gan.generator.trainable_weights]
+    before_d = [w.numpy().copy() for w in gan.discriminator.trainable_weights]
+    x, y = next(iter(split_for_d_steps(make_train_dataset(data, 8, 0), 8, 1)))
+    gan.train_step((x, y))
+    assert any(not np.allclose(a, b.numpy())
+               for a, b in zip(before_g, gan.generator.trainable_weights))
+    assert any(not np.allclose(a, b.numpy())
+               for a, b in zip(before_d, gan.discriminator.trainable_weights))
+
+
+def test_wgan_critic_weights_stay_within_clip_bound(make_config):
+    gan, _ = fit_steps(make_config(model="wgan", d_lr=0.1), steps=2)  # large lr: clipping must act
+    c = VARIANTS["wgan"].clip_value
+    values = np.concatenate([w.numpy().ravel() for w in gan.discriminator.trainable_weights])
+    assert np.max(np.abs(values)) <= c + 1e-7
+    assert np.max(np.abs(values)) == pytest.approx(c)  # the bound is reached, so it clipped
+
+
+def test_wgan_gp_critic_has_no_batch_norm(make_config):
+    config, variant = resolve(make_config(model="wgan_gp"))
+    gan = build_gan(config, variant, (28, 28, 1), 10)
+    kinds = {type(layer).__name__ for layer in gan.discriminator.layers}
+    assert "BatchNormalization" not in kinds and "LayerNormalization" in kinds
+
+
+def test_loss_flag_selects_minimax_or_non_saturating_generator_cost(make_config):
+    # log(1 - D(G(z))) < 0 < -log D(G(z)) for any D(G(z)) in (0, 1).
+    _, minimax = fit_steps(make_config(model="gan", loss="minimax"), steps=1)
+    _, non_saturating = fit_steps(make_config(model="gan", loss="non_saturating"), steps=1)
+    assert minimax["g_adv"] < 0 < non_saturating["g_adv"]
+    assert minimax["g_adv"] == pytest.approx(np.log(1 - minimax["d_fake"]), abs=0.3)
+
+
+def test_noise_differs_per_step_and_is_reproducible(make_config):
+    config, variant = resolve(make_config(model="dcgan"))
+    gan = build_gan(config, variant, (28, 28, 1), 10)
+    a = gan.latent.sample(4, [0, 1])["z"]
+    b = gan.latent.sample(4, [0, 2])["z"]
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(a, gan.latent.sample(4, [0, 1])["z"])
+
+
+def test_train_logs_are_per_step_values(make_config, tmp_path):
+    logs = train(make_config(model="gan", train_steps=3, steps_per_epoch=3), verbose=0)
+    assert set(logs) == BASE_KEYS and all(np.isfinite(v) for v in logs.values())
+    steps = set()
+    for path in glob.glob(str(tmp_path / "gan" / "train" / "events*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == "d_loss":
+                    steps.add(event.step)
+    assert steps == {1, 2, 3}
