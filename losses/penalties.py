@@ -35,9 +35,11 @@ def gradient_penalty(critic_fn, real, fake, epsilon, norm_epsilon=1e-10):
 # Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN", Algorithm 1, line 8.
 
 
-def clip_weights(variables, clip_value):
-    """w <- clip(w, -c, c) for every critic parameter, after each critic update (c = 0.01).
+def clip_weights(weights, clip_value):
+    """w <- clip(w, -c, c): the WGAN critic's weights after each update (c = 0.01).
 
-    This is the one stateful function here: it assigns to the variables it is given."""
-    for variable in variables:
-        variable.assign(tf.clip_by_value(variable, -clip_value, clip_value))
+    Pure: returns the clipped value. The GAN installs it as every critic variable's Keras
+    `constraint`, which the optimizer applies right after each update, in the right
+    distribution context (a plain `assign` from a replica would fail under MirroredStrategy).
+    """
+    return tf.clip_by_value(weights, -clip_value, clip_value)

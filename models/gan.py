@@ -14,6 +14,7 @@ Distribution-ready by construction (../shared/KERAS3_TRAPS.md):
   same global draw;
 - logged values are all-reduced over replicas, so they are global means.
 """
+import functools
 import math
 
 import keras
@@ -50,9 +51,24 @@ class GAN(keras.Model):
             self.data_shape, variant.arch, width, variant.d_norm,
             num_classes=num_classes if variant.conditional else 0,
             num_categorical=variant.num_categorical, num_continuous=variant.num_continuous)
+        if variant.clip_value:
+            # WGAN: every critic parameter is clipped right after every critic update.
+            for weight in self.discriminator.trainable_weights:
+                weight.constraint = functools.partial(losses.clip_weights,
+                                                      clip_value=variant.clip_value)
         # Number of generator updates done; also the stateless noise counter (the RNG state).
         self.step = self.add_weight(name="step", shape=(), dtype="int64", initializer="zeros",
                                     trainable=False, aggregation="only_first_replica")
+        # Both networks are built functional models; without this, Keras would try to build
+        # the GAN by calling it on a training batch under a strategy scope (KERAS3_TRAPS.md).
+        self.built = True
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3's fit() under a strategy pulls a batch and MEAN-reduces it across replicas to
+        # build the model symbolically; under MultiWorkerMirroredStrategy that reduction fails
+        # ("Attempt to convert a value (PerReplica...)"). Both networks are built in __init__
+        # and both optimizers in compile(): there is nothing left to build.
+        return
 
     def call(self, generator_input, training=False):
         return self.generator(generator_input, training=training)
@@ -88,8 +104,11 @@ class GAN(keras.Model):
         start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * batch
         return tf.nest.map_structure(lambda t: t[start:start + batch], tensors)
 
-    def _grad_norm(self, grads):
-        return tf.linalg.global_norm(self._global(grads))
+    def _grad_norm(self, grads, optimizer):
+        """Norm of the global gradient, unscaled when the optimizer scales the loss."""
+        scale = getattr(optimizer, "dynamic_scale", None)
+        norm = tf.linalg.global_norm(self._global(grads))
+        return norm if scale is None else norm / tf.cast(scale, norm.dtype)
 
     def _code_losses(self, latents, heads, global_batch):
         """Weighted InfoGAN term (-log Q(c|x)) and its logged parts."""
@@ -116,10 +135,11 @@ class GAN(keras.Model):
         step_seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
         for i in range(self.variant.d_steps):
             logs = self._discriminator_step(
-                x[:, i], labels[:, i], tf.random.experimental.stateless_fold_in(step_seed, i),
+                x[:, i], labels[:, i], tf.random.experimental.stateless_fold_in(step_seed, i, alg="philox"),
                 batch, global_batch)
         logs.update(self._generator_step(
-            tf.random.experimental.stateless_fold_in(step_seed, self.variant.d_steps),
+            tf.random.experimental.stateless_fold_in(step_seed, self.variant.d_steps,
+                                                    alg="philox"),
             batch, global_batch))
         self.step.assign_add(1)
         # Gradient norms are already global; every other value is this replica's share.
@@ -129,6 +149,9 @@ class GAN(keras.Model):
             # L_I = H(c) - E[-log Q(c|x)] <= I(c; G(z, c)), with H(c) = ln K for uniform c.
             logs["mi_lower_bound"] = (math.log(self.variant.num_categorical)
                                       - logs["g_info_categorical"])
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3 reduces multi-worker logs along axis 0 (keras#20585): give them one.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
 
     def _discriminator_step(self, real, real_labels, seed, batch, global_batch):
@@ -143,7 +166,8 @@ class GAN(keras.Model):
             parts, total = {"d_adv": adv}, adv
             if v.gp_weight:
                 eps = self._own_slice(tf.random.stateless_uniform(
-                    [global_batch], tf.random.experimental.stateless_fold_in(seed, 7)), batch)
+                    [global_batch], tf.random.experimental.stateless_fold_in(seed, 7, alg="philox"),
+                    alg="philox"), batch)
                 gp = self._mean(losses.gradient_penalty(
                     lambda t: self.discriminator(t, training=True)["logits"], real, fake, eps),
                     global_batch)
@@ -160,11 +184,11 @@ class GAN(keras.Model):
                 info, info_parts = self._code_losses(latents, fake_heads, global_batch)
                 parts.update({"d_" + k: val for k, val in info_parts.items()})
                 total += info
+            scaled = self.d_optimizer.scale_loss(total)  # identity unless mixed precision
         variables = self.discriminator.trainable_variables
-        grads = tape.gradient(total, variables)
-        self.d_optimizer.apply(grads, variables)
-        if v.clip_value:
-            losses.clip_weights(variables, v.clip_value)
+        grads = tape.gradient(scaled, variables)
+        parts["d_grad_norm"] = self._grad_norm(grads, self.d_optimizer)  # before apply() moves
+        self.d_optimizer.apply(grads, variables)  # the loss scale; then the WGAN clip, if any
         # Mean D(x) and D(G(z)): probabilities for the GAN losses, raw critic values for WGANs.
         to_value = tf.identity if v.loss == "wasserstein" else tf.sigmoid
         parts["d_real"] = self._mean(tf.reshape(to_value(real_heads["logits"]), [-1]),
@@ -172,7 +196,6 @@ class GAN(keras.Model):
         parts["d_fake"] = self._mean(tf.reshape(to_value(fake_heads["logits"]), [-1]),
                                      global_batch)
         parts["d_loss"] = total
-        parts["d_grad_norm"] = self._grad_norm(grads)
         return parts
 
     def _generator_step(self, seed, batch, global_batch):
@@ -192,9 +215,10 @@ class GAN(keras.Model):
                 info, info_parts = self._code_losses(latents, heads, global_batch)
                 parts.update({"g_" + k: val for k, val in info_parts.items()})
                 total += info
+            scaled = self.g_optimizer.scale_loss(total)
         variables = self.generator.trainable_variables
-        grads = tape.gradient(total, variables)
+        grads = tape.gradient(scaled, variables)
+        parts["g_grad_norm"] = self._grad_norm(grads, self.g_optimizer)
         self.g_optimizer.apply(grads, variables)
         parts["g_loss"] = total
-        parts["g_grad_norm"] = self._grad_norm(grads)
         return parts

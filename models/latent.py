@@ -25,19 +25,22 @@ class LatentSpec:
         """
         seed = tf.cast(seed, tf.int64)
 
+        # Philox named explicitly, so a seed keeps its samples on CPU and GPU. (XLA-compiled
+        # steps draw other numbers from the same seed: same distribution, other values.)
         def sub(i):
-            return tf.random.experimental.stateless_fold_in(seed, i)
+            return tf.random.experimental.stateless_fold_in(seed, i, alg="philox")
 
-        latents = {"z": tf.random.stateless_normal([batch_size, self.noise_dim], sub(0))}
+        latents = {"z": tf.random.stateless_normal([batch_size, self.noise_dim], sub(0),
+                                                        alg="philox")}
         if self.num_classes:
             latents["labels"] = tf.random.stateless_uniform(
-                [batch_size], sub(1), 0, self.num_classes, dtype=tf.int32)
+                [batch_size], sub(1), 0, self.num_classes, dtype=tf.int32, alg="philox")
         if self.num_categorical:
             latents["categorical"] = tf.random.stateless_uniform(
-                [batch_size], sub(2), 0, self.num_categorical, dtype=tf.int32)
+                [batch_size], sub(2), 0, self.num_categorical, dtype=tf.int32, alg="philox")
         if self.num_continuous:
             latents["continuous"] = tf.random.stateless_uniform(
-                [batch_size, self.num_continuous], sub(3), -1.0, 1.0)
+                [batch_size, self.num_continuous], sub(3), -1.0, 1.0, alg="philox")
         return latents
 
     def generator_input(self, latents):

@@ -38,7 +38,8 @@ def check_shape(arch, shape):
 
 def _norm(kind, name):
     if kind == "batch":
-        return layers.BatchNormalization(name=name)
+        # Synchronized: under N replicas the statistics are those of the global batch.
+        return layers.BatchNormalization(synchronized=True, name=name)
     if kind == "layer":
         return layers.LayerNormalization(axis=[1, 2, 3] if name.startswith("conv") else -1,
                                          name=name)
@@ -61,12 +62,12 @@ def build_generator(input_dim, data_shape, arch, width):
         base, stages = dcgan_plan(data_shape[0])
         channels = width * 2 ** (stages - 1)
         x = layers.Dense(base * base * channels, use_bias=False, name="project")(inputs)
-        x = layers.ReLU()(layers.BatchNormalization(name="project_bn")(x))
+        x = layers.ReLU()(_norm("batch", "project_bn")(x))
         x = layers.Reshape((base, base, channels))(x)
         for i in range(stages - 1):
             channels //= 2
             x = layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False, name=f"up_{i}")(x)
-            x = layers.ReLU()(layers.BatchNormalization(name=f"up_{i}_bn")(x))
+            x = layers.ReLU()(_norm("batch", f"up_{i}_bn")(x))
         outputs = layers.Conv2DTranspose(data_shape[2], 4, 2, "same", activation="tanh",
                                          name="sample", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="generator")
@@ -100,7 +101,7 @@ def build_discriminator(data_shape, arch, width, norm, num_classes=0, num_catego
                                                dtype="float32")(x)
     if num_categorical or num_continuous:
         q = layers.Dense(128, use_bias=False, name="q_dense")(x)
-        q = layers.LeakyReLU(0.2)(layers.BatchNormalization(name="q_bn")(q))
+        q = layers.LeakyReLU(0.2)(_norm("batch", "q_bn")(q))
         if num_categorical:
             outputs["code_logits"] = layers.Dense(num_categorical, name="code_logits",
                                                   dtype="float32")(q)

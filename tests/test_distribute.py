@@ -1,0 +1,147 @@
+"""Strategies proven by parity: 2 mirrored replicas train exactly what 1 device trains; XLA and
+mixed precision run; a two-worker cluster on 127.0.0.1 checkpoints from the chief alone."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data.datasets import load, make_train_dataset
+from models.variants import VARIANTS
+from training.config import Config, resolve
+from training.loop import build_gan, make_checkpoint, split_for_d_steps
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The cross-replica all-reduce reorders float sums; nothing else differs. Logged values agree
+# to 1e-5 relative. Weights get an absolute 1e-5 (a tenth of one Adam step at lr 1e-4): Adam's
+# first updates are ~lr * g / |g|, so where a gradient is ~0 its last-bit differences show.
+RTOL, ATOL = 1e-5, 1e-6
+WEIGHT_ATOL = 1e-5
+
+
+def fit_under(strategy, config, steps=2, jit_compile=False):
+    config, variant = resolve(config)
+    data = load(config.dataset)
+    with strategy.scope():
+        gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes, jit_compile)
+    dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps,
+                                                   config.seed), config.batch_size,
+                                variant.d_steps)
+    history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return gan, {k: float(np.asarray(v[-1]).reshape(-1)[0]) for k, v in history.history.items()}
+
+
+_MIRRORED = []
+
+
+def mirrored():
+    """One MirroredStrategy for the whole process: separate instances would reuse collective
+    instance keys, and the collectives of one model would collide with another's."""
+    if not _MIRRORED:
+        _MIRRORED.append(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    return _MIRRORED[0]
+
+
+@pytest.mark.parametrize("model", list(VARIANTS))
+def test_mirrored_two_replicas_equals_one_device(make_config, model):
+    config = make_config(model=model, batch_size=8)
+    single, single_logs = fit_under(tf.distribute.get_strategy(), config)
+    double, double_logs = fit_under(mirrored(), config)
+    assert double.distribute_strategy.num_replicas_in_sync == 2
+    assert set(single_logs) == set(double_logs)
+    for name in single_logs:  # global means, not 1/N of them
+        np.testing.assert_allclose(double_logs[name], single_logs[name], rtol=RTOL, atol=ATOL,
+                                   err_msg=name)
+    for a, b in zip(single.generator.weights + single.discriminator.weights,
+                    double.generator.weights + double.discriminator.weights):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL,
+                                   err_msg=a.path)
+    for opt in ("d_optimizer", "g_optimizer"):
+        for a, b in zip(getattr(single, opt).variables, getattr(double, opt).variables):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL)
+
+
+def test_each_replica_draws_its_own_slice_of_the_global_noise(make_config):
+    strategy = mirrored()
+    config, variant = resolve(make_config(model="acgan"))
+    with strategy.scope():
+        gan = build_gan(config, variant, (28, 28, 1), 10)
+    draw = lambda: gan._own_slice(gan.latent.sample(8, [0, 5]), 4)  # noqa: E731
+    first, second = strategy.experimental_local_results(strategy.run(draw))
+    assert not np.allclose(first["z"], second["z"])
+    whole = gan.latent.sample(8, [0, 5])
+    np.testing.assert_array_equal(np.concatenate([first["z"], second["z"]]), whole["z"])
+    np.testing.assert_array_equal(np.concatenate([first["labels"], second["labels"]]),
+                                  whole["labels"])
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan_gp", "infogan"])
+def test_xla_step_runs_on_cpu(make_config, model):
+    # XLA's stateless RNG kernels draw other numbers than the plain ones from the same seed,
+    # so the two runs are compared as trainings, not bit for bit.
+    config = make_config(model=model)
+    xla, logs = fit_under(tf.distribute.get_strategy(), config, steps=3, jit_compile=True)
+    assert xla.jit_compile is True
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert int(xla.d_optimizer.iterations.numpy()) == 3 * VARIANTS[model].d_steps
+    _, plain = fit_under(tf.distribute.get_strategy(), config, steps=3, jit_compile=False)
+    assert set(plain) == set(logs)
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan_gp", "acgan"])
+def test_mixed_precision_scales_both_losses_and_keeps_float32_outputs(make_config, model):
+    gan, logs = fit_under(tf.distribute.get_strategy(),
+                          make_config(model=model, mixed_precision=True), steps=3)
+    for opt in (gan.d_optimizer, gan.g_optimizer):
+        assert isinstance(opt, keras.optimizers.LossScaleOptimizer)
+    assert gan.generator.layers[1].compute_dtype == "float16"
+    assert gan.generator.output.dtype == "float32"
+    assert all(v.dtype == "float32" for v in gan.discriminator.output.values())
+    assert all(w.dtype == "float32" for w in gan.generator.trainable_weights)
+    losses_only = {k: v for k, v in logs.items() if not k.endswith("grad_norm")}
+    assert all(np.isfinite(v) for v in losses_only.values()), logs
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_train_and_only_the_chief_writes(tmp_path):
+    workdir = tmp_path / "run"
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    processes = []
+    for index in range(2):
+        scratch = tmp_path / f"tmp{index}"
+        scratch.mkdir()
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, TMPDIR=str(scratch),
+                   TF_CONFIG=json.dumps({"cluster": cluster,
+                                         "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "train.py"), "--strategy=multi_worker",
+             "--model=wgan_gp", "--dataset=ring8", f"--workdir={workdir}", "--train_steps=4",
+             "--steps_per_epoch=2", "--checkpoint_every=2", "--width=16", "--batch_size=8"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=300)[0] for p in processes]
+    for p, out in zip(processes, outputs):
+        assert p.returncode == 0, out[-3000:]
+    assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "saved_model", "train"]
+    assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-4")
+    for index in range(2):  # the worker's scratch checkpoints are gone
+        assert os.listdir(tmp_path / f"tmp{index}") == []
+    config, variant = resolve(Config.load(str(workdir / "config.json")))
+    gan = build_gan(config, variant, (2,), 25)
+    make_checkpoint(gan).restore(str(workdir / "checkpoints" / "ckpt-4")
+                                 ).assert_existing_objects_matched()
+    assert int(gan.step.numpy()) == 4
