@@ -14,7 +14,9 @@ from absl import app, flags, logging
 from data.datasets import DATASETS, DatasetError
 from models.variants import VARIANTS
 from training.config import LOSS_CHOICES, Config, ConfigError
-from training.loop import train
+from training.distribute import STRATEGIES, split_cpu
+from training.callbacks import RunError
+from training.loop import Interrupted, train
 
 _D = Config()
 FLAGS = flags.FLAGS
@@ -41,7 +43,24 @@ flags.DEFINE_integer("width", None, "Base width: conv channels (64) or MLP units
 flags.DEFINE_integer("image_size", None, "Resize images to this side (default: dataset's).")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_integer("log_every", _D.log_every, "Steps between TensorBoard scalar writes.")
-flags.DEFINE_bool("jit_compile", _D.jit_compile, "Compile the train step with XLA.")
+flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every,
+                     "Steps between checkpoints (one is also written at the end).")
+flags.DEFINE_integer("keep_checkpoints", _D.keep_checkpoints, "Latest checkpoints to keep.")
+flags.DEFINE_bool("overwrite", _D.overwrite,
+                  "Replace the run in --workdir instead of resuming it.")
+flags.DEFINE_bool("jit_compile", None,
+                  "Compile the train step with XLA (default: on with one device, off under "
+                  "multi-device strategies).")
+flags.DEFINE_bool("mixed_precision", _D.mixed_precision,
+                  "float16 compute with float32 variables/outputs and loss scaling of both "
+                  "optimizers.")
+flags.DEFINE_enum("strategy", _D.strategy, list(STRATEGIES),
+                  "tf.distribute strategy; multi_worker reads TF_CONFIG.")
+flags.DEFINE_string("devices", None,
+                    "mirrored: comma-separated devices (default: all GPUs, else all CPUs).")
+flags.DEFINE_integer("cpu_devices", None,
+                     "Split the CPU into this many logical devices (mirrored without GPUs).")
+flags.DEFINE_string("tpu", None, "tpu: the TPU's name or grpc:// address.")
 
 
 def config_from_flags():
@@ -56,11 +75,16 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}; "
                  "flags take the form --name=value")
+    if FLAGS.cpu_devices:
+        split_cpu(FLAGS.cpu_devices)
     config = config_from_flags()
     try:
         logs = train(config)
-    except (ConfigError, DatasetError) as e:
+    except (ConfigError, DatasetError, RunError) as e:
         sys.exit(f"error: {e}")
+    except Interrupted as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        sys.exit(130)
     if logs:
         print("final step: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(logs.items())))
     print(f"exported generator: {config.workdir}/saved_model")

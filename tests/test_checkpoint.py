@@ -36,12 +36,12 @@ def test_checkpoint_round_trip_restores_networks_optimizers_and_step(make_config
     assert int(fresh.step.numpy()) == 3
 
 
-def _final_generator_weights(workdir):
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(), workdir + "/checkpoints", 3)
-    reader = tf.train.load_checkpoint(manager.latest_checkpoint)
-    return {name: reader.get_tensor(name) for name, _ in
-            tf.train.list_variables(manager.latest_checkpoint)
-            if name.startswith(("generator/", "step"))}
+def _checkpoint_state(workdir):
+    """{name: value} of every variable in the latest checkpoint (G, D, optimizers, step)."""
+    path = tf.train.latest_checkpoint(workdir + "/checkpoints")
+    reader = tf.train.load_checkpoint(path)
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
+            if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))}
 
 
 def test_rerun_resumes_from_latest_checkpoint_and_matches_uninterrupted_run(make_config,
@@ -49,14 +49,14 @@ def test_rerun_resumes_from_latest_checkpoint_and_matches_uninterrupted_run(make
     interrupted = make_config(model="wgan_gp", workdir=str(tmp_path / "interrupted"),
                               train_steps=2, steps_per_epoch=2)
     train(interrupted, verbose=0)
-    first = _final_generator_weights(interrupted.workdir)
+    first = _checkpoint_state(interrupted.workdir)
     interrupted.train_steps = 4
     train(interrupted, verbose=0)  # same workdir: resumes at step 2
-    resumed = _final_generator_weights(interrupted.workdir)
+    resumed = _checkpoint_state(interrupted.workdir)
 
     straight = make_config(model="wgan_gp", train_steps=4, steps_per_epoch=2)
     train(straight, verbose=0)
-    reference = _final_generator_weights(straight.workdir)
+    reference = _checkpoint_state(straight.workdir)
 
     step_key = [k for k in reference if k.startswith("step")][0]
     assert first[step_key] == 2 and resumed[step_key] == 4 == reference[step_key]
@@ -71,8 +71,8 @@ def test_rerun_resumes_from_latest_checkpoint_and_matches_uninterrupted_run(make
 def test_rerun_of_a_finished_run_trains_nothing(make_config):
     config = make_config(model="gan", train_steps=2, steps_per_epoch=2)
     train(config, verbose=0)
-    before = _final_generator_weights(config.workdir)
+    before = _checkpoint_state(config.workdir)
     assert train(config, verbose=0) == {}
-    after = _final_generator_weights(config.workdir)
+    after = _checkpoint_state(config.workdir)
     for name in before:
         np.testing.assert_array_equal(before[name], after[name])

@@ -22,7 +22,7 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     for model, dataset in RUNS.items():
         train(Config(model=model, dataset=dataset, workdir=str(root / model), train_steps=2,
-                     steps_per_epoch=2, batch_size=8, width=8), verbose=0)
+                     steps_per_epoch=2, batch_size=8, width=8, jit_compile=False), verbose=0)
     return root
 
 

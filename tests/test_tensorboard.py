@@ -28,9 +28,9 @@ def _get(port, path):
 def server(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("tb")
     train(Config(model="acgan", dataset="mnist_5k", workdir=str(logdir / "acgan"), train_steps=4,
-                 steps_per_epoch=2, batch_size=8, width=8), verbose=0)
+                 steps_per_epoch=2, batch_size=8, width=8, jit_compile=False), verbose=0)
     train(Config(model="wgan_gp", dataset="ring8", workdir=str(logdir / "toy"), train_steps=2,
-                 steps_per_epoch=2, batch_size=8, width=8), verbose=0)
+                 steps_per_epoch=2, batch_size=8, width=8, jit_compile=False), verbose=0)
     port = _free_port()
     command = [shutil.which("tensorboard") or sys.executable, "--logdir", str(logdir),
                "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false",

@@ -4,6 +4,9 @@ The TensorBoard callback of Keras is not used: with its default update_freq="epo
 writer for images, and it logs the learning rate of an optimizer a GAN does not use
 (KERAS3_TRAPS.md). These write with one `tf.summary` writer of the run.
 """
+import signal
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -63,12 +66,95 @@ class SamplePictures(keras.callbacks.Callback):
         self.writer.flush()
 
 
-class Checkpointer(keras.callbacks.Callback):
-    """Saves a checkpoint, numbered by the generator step, at each epoch end."""
+class RunError(RuntimeError):
+    """Training had to stop; the message says why, at which step, and what is intact."""
 
-    def __init__(self, manager, gan):
+
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Stops the run at the first step whose logs hold a NaN or Inf (a loss part, D output or
+    gradient norm), before any later callback can checkpoint the diverged weights."""
+
+    def __init__(self, start_step, ignore=()):
+        super().__init__()
+        self.step, self.ignore = start_step, set(ignore)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        bad = [f"{name}={float(np.asarray(value).reshape(-1)[0])}"
+               for name, value in sorted((logs or {}).items())
+               if name not in self.ignore and not np.all(np.isfinite(np.asarray(value)))]
+        if bad:
+            raise RunError(f"step {self.step}: non-finite {', '.join(bad)}; training stopped, "
+                           "the last checkpoint and export are those of the last finite step "
+                           "(lower the learning rates or check the data)")
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves a checkpoint every `every` steps and at the last step, numbered by the step.
+
+    tf.train.CheckpointManager writes the data files first and only then points the
+    `checkpoint` state file at them (an atomic rename), so a kill or a full disk during a save
+    leaves the previous checkpoint the one that is restored. Diverged (non-finite) weights are
+    never saved."""
+
+    def __init__(self, manager, gan, start_step, every, last_step):
         super().__init__()
         self.manager, self.gan = manager, gan
+        self.step, self.every, self.last_step = start_step, every, last_step
+        self.saved_step = start_step  # the restored step is already on disk (or is step 0)
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.manager.save(checkpoint_number=int(self.gan.step.numpy()))
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.every == 0 or self.step == self.last_step:
+            self.save()
+
+    def save(self):
+        """Saves the current step unless already saved. Every worker takes the same decision:
+        under multi-worker, saving is a collective operation."""
+        step = int(self.gan.step.numpy())
+        latest = self.manager.latest_checkpoint
+        if step == self.saved_step:
+            return latest
+        values = [np.asarray(v.numpy()) for v in self.gan.weights]
+        if not all(np.isfinite(x).all() for x in values if x.dtype.kind == "f"):
+            raise RunError(f"step {step}: weights are not finite; not saved over {latest}")
+        try:
+            path = self.manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as e:
+            reason = getattr(e, "message", None) or str(e)
+            raise RunError(f"could not write the step-{step} checkpoint in "
+                           f"{self.manager.directory}: {reason.splitlines()[0]}; "
+                           f"{latest or 'no earlier checkpoint'} is intact: free space or fix "
+                           "permissions, then rerun the same command to resume") from None
+        self.saved_step = step
+        return path
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """First Ctrl-C (SIGINT) or SIGTERM: finish the current step, then stop so the run can
+    checkpoint and exit. A second Ctrl-C interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        super().__init__()
+        self.received = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        self.received = signal.Signals(signum).name
+        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+
+    def on_train_begin(self, logs=None):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}

@@ -39,7 +39,14 @@ class Config:
     image_size: int = None          # resize images to this side (default: the dataset's)
     data_dir: str = None            # tensorflow-datasets directory
     log_every: int = 1              # steps between TensorBoard scalar writes
-    jit_compile: bool = False       # compile the train step with XLA
+    checkpoint_every: int = 500     # steps between checkpoints (one is also written at the end)
+    keep_checkpoints: int = 3       # how many of the latest checkpoints to keep
+    overwrite: bool = False         # replace the run in workdir instead of resuming it
+    jit_compile: bool = None        # compile the train step with XLA (None: where it works)
+    mixed_precision: bool = False   # float16 compute, float32 variables and outputs, loss scaling
+    strategy: str = "default"       # default, mirrored, multi_worker or tpu
+    devices: str = None             # mirrored: comma-separated devices (default: all GPUs/CPUs)
+    tpu: str = None                 # tpu: the TPU's name or grpc:// address
     dataset_used: str = None        # filled in: the dataset actually trained on
     dataset_note: str = None        # filled in: why it differs from `dataset`, if it does
 
@@ -73,7 +80,8 @@ def validate(config):
         if config.loss not in LOSS_CHOICES:
             raise ConfigError(f"--loss must be one of {', '.join(LOSS_CHOICES)}")
     for name in ("train_steps", "steps_per_epoch", "batch_size", "d_steps", "latent_dim",
-                 "d_lr", "g_lr", "width", "image_size", "log_every"):
+                 "d_lr", "g_lr", "width", "image_size", "log_every", "checkpoint_every",
+                 "keep_checkpoints"):
         value = getattr(config, name)
         if value is not None and value <= 0:
             raise ConfigError(f"--{name} must be positive, got {value}")

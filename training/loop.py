@@ -12,6 +12,7 @@ run sees the batches the uninterrupted one would have seen.
 import dataclasses
 import os
 import shutil
+import tempfile
 
 import keras
 import numpy as np
@@ -21,28 +22,57 @@ from absl import logging
 from data.datasets import TOY_CENTRES, TOY_STDS, load, make_train_dataset
 from models.gan import GAN
 from models.networks import check_shape
-from training.callbacks import Checkpointer, SamplePictures, ScalarLogger
+from training.callbacks import (Checkpointer, NonFiniteGuard, RunError, SamplePictures,
+                                ScalarLogger, StopOnSignal)
 from training.config import Config, ConfigError, resolve
+from training.distribute import is_chief, make_strategy
 from training.export import export_generator
 
 # Settings that must match for a workdir to be resumed.
 RUN_IDENTITY = ("model", "dataset_used", "image_size", "latent_dim", "width", "batch_size",
                 "d_steps", "seed")
+# What a run writes in its workdir (removed by --overwrite).
+RUN_FILES = ("config.json", "train", "checkpoints", "saved_model", "saved_model.new",
+             "saved_model.old")
 
 
-def make_optimizer(variant, lr):
+def make_optimizer(variant, lr, mixed_precision=False):
     if variant.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr)
-    return keras.optimizers.Adam(lr, beta_1=variant.beta_1, beta_2=variant.beta_2)
+        optimizer = keras.optimizers.RMSprop(lr)
+    else:
+        optimizer = keras.optimizers.Adam(lr, beta_1=variant.beta_1, beta_2=variant.beta_2)
+    # Keras wraps only `model.optimizer`; a GAN's two optimizers each need their own loss scale.
+    return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
 
 
-def build_gan(config, variant, data_shape, num_classes):
-    """The compiled GAN of a resolved config, with both optimizers built."""
+def build_gan(config, variant, data_shape, num_classes, jit_compile=False):
+    """The compiled GAN of a resolved config, with both optimizers built. Call it inside the
+    strategy's scope."""
     keras.utils.set_random_seed(config.seed)
-    gan = GAN(variant, data_shape, num_classes, width=config.width, seed=config.seed)
-    gan.compile(make_optimizer(variant, variant.d_lr), make_optimizer(variant, variant.g_lr),
-                jit_compile=config.jit_compile)
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16" if config.mixed_precision else "float32")
+    try:
+        gan = GAN(variant, data_shape, num_classes, width=config.width, seed=config.seed)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    gan.compile(make_optimizer(variant, variant.d_lr, config.mixed_precision),
+                make_optimizer(variant, variant.g_lr, config.mixed_precision),
+                jit_compile=jit_compile)
     return gan
+
+
+def resolve_jit_compile(requested, strategy):
+    """XLA where it works: on by default with one device; under a multi-device strategy Keras
+    cannot compile the step over mirrored variables (KERAS3_TRAPS.md), so it is turned off
+    there with one line saying so."""
+    single = strategy.num_replicas_in_sync == 1 and not isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if single:
+        return True if requested is None else requested
+    if requested:
+        print(f"XLA is off: Keras cannot jit-compile a step under {type(strategy).__name__} "
+              f"with {strategy.num_replicas_in_sync} replicas; training without it", flush=True)
+    return False
 
 
 def make_checkpoint(gan):
@@ -82,20 +112,97 @@ def epoch_segments(step, total, steps_per_epoch):
     return segments
 
 
-def _check_resumable(config, path):
-    previous = Config.load(path)
-    for name in RUN_IDENTITY:
-        if getattr(previous, name) != getattr(config, name):
-            raise ConfigError(
-                f"{config.workdir} holds a run with {name}={getattr(previous, name)!r}, not "
-                f"{getattr(config, name)!r}; use another --workdir to start a new run")
+class Interrupted(Exception):
+    """The run stopped on a signal after saving its checkpoint."""
+
+
+def _prepare_workdir(config):
+    """Creates the workdir, or checks that the run in it can be resumed with `config`."""
+    config_path = os.path.join(config.workdir, "config.json")
+    if os.path.exists(config_path) and not config.overwrite:
+        try:
+            previous = Config.load(config_path)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{config_path} is unreadable ({e}); pass --overwrite to start a "
+                              "new run there, or use another --workdir") from None
+        for name in RUN_IDENTITY:
+            if getattr(previous, name) != getattr(config, name):
+                raise ConfigError(
+                    f"{config.workdir} holds a run with {name}={getattr(previous, name)!r}, not "
+                    f"{getattr(config, name)!r}; use another --workdir, or pass --overwrite to "
+                    "replace that run")
+    try:
+        os.makedirs(config.workdir, exist_ok=True)
+        if config.overwrite:
+            for name in RUN_FILES:
+                path = os.path.join(config.workdir, name)
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                elif os.path.exists(path):
+                    os.remove(path)
+        config.save(config_path)
+    except OSError as e:
+        raise ConfigError(f"cannot write to --workdir {config.workdir}: {e.strerror or e}; "
+                          "pass a writable directory") from None
+
+
+def _restore(checkpoint, manager):
+    """Restores the latest checkpoint, if any; a damaged one is reported, never trained over."""
+    latest = manager.latest_checkpoint
+    if not latest:
+        return
+    try:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+    except Exception as e:  # noqa: BLE001 - whatever the damage, the answer is the same
+        reason = (getattr(e, "message", None) or str(e) or type(e).__name__).splitlines()[0]
+        older = [p for p in manager.checkpoints if p != latest]
+        raise RunError(f"cannot restore {latest} ({reason[:200]}); it is corrupt, truncated or "
+                       "from another model: delete its files to resume from "
+                       f"{older[-1] if older else 'scratch'}, or pass --overwrite to start over"
+                       ) from None
+    logging.info("Resumed from %s", latest)
+
+
+def _export(gan, is_image, workdir):
+    """Writes the SavedModel beside the old one, then swaps it in: an export is never half done."""
+    export_dir = os.path.join(workdir, "saved_model")
+    new, old = export_dir + ".new", export_dir + ".old"
+    for path in (new, old):
+        shutil.rmtree(path, ignore_errors=True)
+    export_generator(gan.generator, gan.latent, is_image, new)
+    if os.path.exists(export_dir):
+        os.replace(export_dir, old)
+    os.replace(new, export_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return export_dir
+
+
+def _real_points(spec, n=1000):
+    name = spec.name
+    rng = np.random.default_rng(0)
+    return (TOY_CENTRES[name][rng.integers(len(TOY_CENTRES[name]), size=n)]
+            + TOY_STDS[name] * rng.standard_normal((n, 2)))
 
 
 def train(config, verbose="auto"):
-    """Trains (or resumes) the run described by `config`; returns the last step's logs."""
+    """Trains (or resumes) the run described by `config`; returns the last step's logs.
+
+    Raises:
+        ConfigError, DatasetError: settings or data that cannot work (before any write).
+        RunError: training had to stop (non-finite values, a checkpoint that cannot be read or
+            written); the message says what is intact.
+        Interrupted: SIGINT/SIGTERM; the current step was checkpointed.
+    """
     config, variant = resolve(config)
+    strategy = make_strategy(config.strategy, config.devices and config.devices.split(","),
+                             config.tpu)
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise ConfigError(f"--batch_size={config.batch_size} does not split over {replicas} "
+                          f"replicas; pass a multiple of {replicas}")
+    chief = is_chief(strategy)
     data = load(config.dataset, config.data_dir)
-    if data.note:
+    if data.note and chief:
         print(data.note, flush=True)
     shape = data.spec.shape
     if config.image_size and data.spec.is_image:
@@ -103,49 +210,80 @@ def train(config, verbose="auto"):
     check_shape(variant.arch if data.spec.is_image else "mlp", shape)
     config = dataclasses.replace(config, dataset_used=data.spec.name,
                                  dataset_note=data.note or None)
-    os.makedirs(config.workdir, exist_ok=True)
-    config_path = os.path.join(config.workdir, "config.json")
-    if os.path.exists(config_path):
-        _check_resumable(config, config_path)
-    config.save(config_path)
+    if chief:
+        _prepare_workdir(config)
+    # Saving is collective under multi-worker: the others save to a scratch dir (removed).
+    checkpoint_dir = (os.path.join(config.workdir, "checkpoints") if chief
+                      else tempfile.mkdtemp(prefix="gan-worker-checkpoints-"))
 
-    gan = build_gan(config, variant, shape, data.spec.num_classes)
-    checkpoint = make_checkpoint(gan)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.workdir, "checkpoints"),
-                                         max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("Resumed from %s", manager.latest_checkpoint)
+    with strategy.scope():
+        gan = build_gan(config, variant, shape, data.spec.num_classes,
+                        resolve_jit_compile(config.jit_compile, strategy))
+        checkpoint = make_checkpoint(gan)
+        manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
+                                             max_to_keep=config.keep_checkpoints)
+        if not chief:  # restore what the chief saved
+            manager = _ReadFrom(manager, os.path.join(config.workdir, "checkpoints"))
+        _restore(checkpoint, manager)
+        # A checkpoint restores the learning rates it was saved with; the run's flags win.
+        gan.d_optimizer.learning_rate = variant.d_lr
+        gan.g_optimizer.learning_rate = variant.g_lr
     start = int(gan.step.numpy())
 
-    writer = tf.summary.create_file_writer(os.path.join(config.workdir, "train"))
-    real_points = None
-    if not data.spec.is_image:
-        name = data.spec.name
-        rng = np.random.default_rng(0)
-        real_points = (TOY_CENTRES[name][rng.integers(len(TOY_CENTRES[name]), size=1000)]
-                       + TOY_STDS[name] * rng.standard_normal((1000, 2)))
-    callbacks = [ScalarLogger(writer, start, config.log_every),
-                 SamplePictures(writer, gan, real_points), Checkpointer(manager, gan)]
+    writer = (tf.summary.create_file_writer(os.path.join(config.workdir, "train")) if chief
+              else tf.summary.create_noop_writer())
+    stop = StopOnSignal()
+    checkpointer = Checkpointer(manager, gan, start, config.checkpoint_every, config.train_steps)
+    # With loss scaling an overflowing gradient is expected: the step is skipped, not fatal.
+    guard = NonFiniteGuard(start, ignore=("d_grad_norm", "g_grad_norm")
+                           if config.mixed_precision else ())
+    callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every)]
+    if chief:
+        callbacks.append(SamplePictures(writer, gan, None if data.spec.is_image
+                                        else _real_points(data.spec)))
+    callbacks.append(checkpointer)
     logs = {}
     step = start
-    for initial_epoch, epochs, steps in epoch_segments(start, config.train_steps,
-                                                       config.steps_per_epoch):
-        dataset = split_for_d_steps(
-            make_train_dataset(data, config.batch_size * variant.d_steps, config.seed,
-                               start_step=step, image_size=config.image_size),
-            config.batch_size, variant.d_steps)
-        history = gan.fit(dataset, initial_epoch=initial_epoch, epochs=epochs,
-                          steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,
-                          shuffle=False)
-        logs = {k: float(v[-1]) for k, v in history.history.items()}
-        step = int(gan.step.numpy())
-    writer.close()  # the Checkpointer saved the last step: every segment ends an epoch
-
-    export_dir = os.path.join(config.workdir, "saved_model")
-    tmp_dir = export_dir + ".tmp"
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    export_generator(gan.generator, gan.latent, data.spec.is_image, tmp_dir)
-    shutil.rmtree(export_dir, ignore_errors=True)
-    os.replace(tmp_dir, export_dir)
+    try:
+        for initial_epoch, epochs, steps in epoch_segments(start, config.train_steps,
+                                                           config.steps_per_epoch):
+            dataset = split_for_d_steps(
+                make_train_dataset(data, config.batch_size * variant.d_steps, config.seed,
+                                   start_step=step, image_size=config.image_size),
+                config.batch_size, variant.d_steps)
+            history = gan.fit(dataset, initial_epoch=initial_epoch, epochs=epochs,
+                              steps_per_epoch=steps, callbacks=callbacks,
+                              verbose=verbose if chief else 0, shuffle=False)
+            logs = {k: float(np.asarray(v[-1]).reshape(-1)[0])
+                    for k, v in history.history.items()}
+            step = int(gan.step.numpy())
+            if stop.received:
+                path = checkpointer.save()
+                raise Interrupted(f"{stop.received} at step {step}: saved {path}; run the same "
+                                  "command again to resume")
+    finally:
+        writer.close()
+        if not chief:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if chief:
+        _export(gan, data.spec.is_image, config.workdir)
     return logs
+
+
+class _ReadFrom:
+    """A non-chief worker's CheckpointManager: saves to its scratch dir, restores the chief's."""
+
+    def __init__(self, manager, chief_dir):
+        self._manager, self._chief_dir = manager, chief_dir
+
+    def __getattr__(self, name):
+        return getattr(self._manager, name)
+
+    @property
+    def latest_checkpoint(self):
+        return tf.train.latest_checkpoint(self._chief_dir)
+
+    @property
+    def checkpoints(self):
+        latest = self.latest_checkpoint
+        return [latest] if latest else []
