@@ -133,14 +133,14 @@ class GAN(keras.Model):
         _, replicas = self._replica()
         global_batch = batch * replicas
         step_seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
-        for i in range(self.variant.d_steps):
-            logs = self._discriminator_step(
-                x[:, i], labels[:, i], tf.random.experimental.stateless_fold_in(step_seed, i, alg="philox"),
-                batch, global_batch)
-        logs.update(self._generator_step(
-            tf.random.experimental.stateless_fold_in(step_seed, self.variant.d_steps,
-                                                    alg="philox"),
-            batch, global_batch))
+
+        def sub_seed(i):
+            return tf.random.experimental.stateless_fold_in(step_seed, i, alg="philox")
+
+        for i in range(self.variant.d_steps):  # the logs are those of the last D update
+            logs = self._discriminator_step(x[:, i], labels[:, i], sub_seed(i), batch,
+                                            global_batch)
+        logs.update(self._generator_step(sub_seed(self.variant.d_steps), batch, global_batch))
         self.step.assign_add(1)
         # Gradient norms are already global; every other value is this replica's share.
         logs = {name: value if name.endswith("_grad_norm") else self._global(value)

@@ -24,6 +24,12 @@ def run(script, *args, cwd=None):
     (["--model=wgan", "--loss=minimax"], "--loss applies to gan and dcgan only"),
     (["--model=acgan", "--dataset=celeb_a"], "acgan needs class labels"),
     (["--dataset=mnist_5k", "--batch_size=6000"], "lower --batch_size"),
+    (["--d_lr=0"], "--d_lr must be positive"),
+    (["--g_lr=-0.1"], "--g_lr must be positive"),
+    (["--strategy=foo"], "--strategy=foo"),
+    (["--strategy=mirrored", "--cpu_devices=2", "--batch_size=7", "--dataset=mnist_5k"],
+     "--batch_size=7 does not split over 2 replicas"),
+    (["--strategy=multi_worker", "--dataset=mnist_5k"], "needs the TF_CONFIG"),
 ])
 def test_bad_flags_exit_nonzero_with_one_clear_line(tmp_path, args, message):
     result = run("train.py", f"--workdir={tmp_path / 'run'}", *args, cwd=tmp_path)

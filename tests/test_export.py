@@ -133,3 +133,11 @@ def test_eval_writes_a_png_grid(runs, model, tmp_path):
 def test_eval_refuses_a_directory_that_is_not_an_export(tmp_path):
     with pytest.raises(eval_cli.SavedModelError, match="not a SavedModel"):
         eval_cli.load_sampler(str(tmp_path))
+
+
+def test_eval_refuses_a_saved_model_without_the_sample_signature(tmp_path):
+    module = tf.Module()
+    module.f = tf.function(lambda x: {"y": x * 2}, input_signature=[tf.TensorSpec([], tf.float32)])
+    tf.saved_model.save(module, str(tmp_path / "other"), signatures={"serving_default": module.f})
+    with pytest.raises(eval_cli.SavedModelError, match="lacks the latent_spec, sample signature"):
+        eval_cli.load_sampler(str(tmp_path / "other"))
