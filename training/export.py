@@ -24,18 +24,11 @@ def export_generator(generator, latent_spec, is_image, path):
 
     def check(latents):
         checks = []
-        if spec.num_classes:
-            checks.append(tf.debugging.assert_less(
-                latents["labels"], spec.num_classes,
-                message=f"labels must be in [0, {spec.num_classes})"))
-            checks.append(tf.debugging.assert_non_negative(
-                latents["labels"], message=f"labels must be in [0, {spec.num_classes})"))
-        if spec.num_categorical:
-            checks.append(tf.debugging.assert_less(
-                latents["categorical"], spec.num_categorical,
-                message=f"categorical must be in [0, {spec.num_categorical})"))
-            checks.append(tf.debugging.assert_non_negative(
-                latents["categorical"], message=f"categorical must be in [0, {spec.num_categorical})"))
+        for name, bound in (("labels", spec.num_classes), ("categorical", spec.num_categorical)):
+            if bound:
+                message = f"{name} must be in [0, {bound})"
+                checks += [tf.debugging.assert_less(latents[name], bound, message=message),
+                           tf.debugging.assert_non_negative(latents[name], message=message)]
         return checks
 
     def generate(latents):
