@@ -38,12 +38,10 @@ def load_sampler(path):
 
 def sample_png(model, seed=0):
     """PNG bytes of a sample grid (images) or scatter (2-D points)."""
-    serve = model.signatures["serving_default"]
-    drawn = model.signatures["sample"](num_samples=tf.constant(100), seed=tf.constant(seed))
-    if drawn["samples"].shape.rank == 2:
-        points = model.signatures["sample"](num_samples=tf.constant(2000),
-                                            seed=tf.constant(seed))["samples"].numpy()
-        return visualize.scatter_png(points, title="generated samples")
+    serve, sample = model.signatures["serving_default"], model.signatures["sample"]
+    if sample(num_samples=tf.constant(1), seed=tf.constant(seed))["samples"].shape.rank == 2:
+        points = sample(num_samples=tf.constant(2000), seed=tf.constant(seed))["samples"]
+        return visualize.scatter_png(points.numpy(), title="generated samples")
     spec = {k: int(v) for k, v in model.signatures["latent_spec"]().items()}
     cols = visualize.GRID_COLUMNS
     rows = spec["num_classes"] or spec["num_categorical"] or 10
@@ -57,7 +55,8 @@ def sample_png(model, seed=0):
         feed["continuous"] = tf.zeros([rows * cols, spec["num_continuous"]])
     if len(feed) == 1:  # no class or code: 100 draws of `sample`
         feed = None
-    images = (drawn["samples"] if feed is None else serve(**feed)["samples"]).numpy()
+    images = (sample(num_samples=tf.constant(rows * cols), seed=tf.constant(seed))
+              if feed is None else serve(**feed))["samples"].numpy()
     return visualize.png_bytes(visualize.image_grid(images, rows, cols))
 
 

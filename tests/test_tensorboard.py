@@ -47,10 +47,10 @@ def server(tmp_path_factory):
                     break
             except OSError:
                 pass
-            if process.poll() is not None or time.time() > deadline:
-                pytest.fail("tensorboard did not serve the run: "
-                            + process.stderr.read().decode()[-2000:] if process.poll() is not None
-                            else "timed out")
+            if process.poll() is not None:
+                pytest.fail("tensorboard exited: " + process.stderr.read().decode()[-2000:])
+            if time.time() > deadline:
+                pytest.fail("tensorboard did not serve the runs within 90 s")
             time.sleep(1)
         yield port
     finally:
