@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from data.datasets import TOY_CENTRES, TOY_STDS, load, make_train_dataset
+from data.datasets import load, make_train_dataset
 from models.gan import GAN
 from models.networks import check_shape
 from training.callbacks import (Checkpointer, NonFiniteGuard, RunError, SamplePictures,
@@ -177,11 +177,9 @@ def _export(gan, is_image, workdir):
     return export_dir
 
 
-def _real_points(spec, n=1000):
-    name = spec.name
-    rng = np.random.default_rng(0)
-    return (TOY_CENTRES[name][rng.integers(len(TOY_CENTRES[name]), size=n)]
-            + TOY_STDS[name] * rng.standard_normal((n, 2)))
+def _real_points(data, n=1000):
+    """n points of a toy mixture, drawn by the training pipeline itself (one definition)."""
+    return next(iter(make_train_dataset(data, n, seed=0)))[0].numpy()
 
 
 def train(config, verbose="auto"):
@@ -240,7 +238,7 @@ def train(config, verbose="auto"):
     callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every)]
     if chief:
         callbacks.append(SamplePictures(writer, gan, None if data.spec.is_image
-                                        else _real_points(data.spec)))
+                                        else _real_points(data)))
     callbacks.append(checkpointer)
     logs = {}
     step = start
