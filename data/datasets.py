@@ -4,7 +4,9 @@
   prepared locally is downloaded only when its download host answers within seconds; when it does
   not, `mnist` falls back to the shipped `mnist_5k`, the others fail with one clear line.
 - `mnist_5k`: 5,000 real MNIST digits (500 per class) shipped in `data/mnist_5k.npz`
-  (made by `data/make_mnist_5k.py`; MNIST is CC BY-SA 3.0).
+  (made by `data/make_mnist_5k.py`; MNIST is CC BY-SA 3.0). Split "train" is 4,000 of them
+  (400 per class); split "test" holds out the last 100 of each class in file order, for
+  evaluation (eval.py), never trained on.
 - `ring8`, `grid25`: 2-D Gaussian mixtures of the WGAN-GP / VEEGAN / PacGAN toy experiments,
   sampled on the fly.
 
@@ -78,7 +80,11 @@ def host_reachable(host, timeout=3.0):
         return False
 
 
-def _load_tfds(spec, data_dir):
+SPLITS = ("train", "test")
+MNIST_5K_HELD_OUT_PER_CLASS = 100
+
+
+def _load_tfds(spec, data_dir, split):
     import tensorflow_datasets as tfds  # imported here: slow, and unused for shipped data
     builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
@@ -87,42 +93,51 @@ def _load_tfds(spec, data_dir):
         logging.info("Downloading and preparing %s into %s", spec.name, builder.data_dir)
         builder.download_and_prepare()
     if spec.name == "celeb_a":
-        ds = builder.as_dataset(split="train").map(
+        ds = builder.as_dataset(split=split).map(
             lambda ex: tf.image.resize(tf.image.crop_to_bounding_box(ex["image"], 20, 0, 178, 178),
                                        (64, 64), antialias=True))
         images = np.stack([np.round(x).astype(np.uint8) for x in tfds.as_numpy(ds)])
         return images, np.zeros(len(images), np.int32)
-    images, labels = tfds.as_numpy(builder.as_dataset(split="train", batch_size=-1,
+    images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1,
                                                       as_supervised=True))
     return images.astype(np.uint8), labels.astype(np.int32)
 
 
-def load_mnist_5k():
+def load_mnist_5k(split="train"):
+    """The shipped digits of `split`: the last 100 of each class (file order) are "test"."""
     with np.load(MNIST_5K_PATH) as f:
-        return f["images"][..., None], f["labels"].astype(np.int32)
+        images, labels = f["images"][..., None], f["labels"].astype(np.int32)
+    rank = np.zeros(len(labels), np.int64)  # position of each digit among those of its class
+    for c in np.unique(labels):
+        rank[labels == c] = np.arange((labels == c).sum())[::-1]
+    keep = (rank < MNIST_5K_HELD_OUT_PER_CLASS) == (split == "test")
+    return images[keep], labels[keep]
 
 
-def load(name, data_dir=None):
-    """Loads dataset `name` into memory (toy data has nothing to load).
+def load(name, data_dir=None, split="train"):
+    """Loads split `split` ("train" or "test") of dataset `name` into memory (toy data has
+    nothing to load).
 
     Raises:
         DatasetError: unknown name, or a TFDS dataset that is neither prepared nor downloadable.
     """
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     spec = DATASETS[name]
     if not spec.is_image:
         return LoadedData(spec)
     if name == "mnist_5k":
-        return LoadedData(spec, *load_mnist_5k())
-    arrays = _load_tfds(spec, data_dir)
+        return LoadedData(spec, *load_mnist_5k(split))
+    arrays = _load_tfds(spec, data_dir, split)
     if arrays is not None:
         return LoadedData(spec, *arrays)
     where = data_dir or "~/tensorflow_datasets"
     if name == "mnist":
         note = (f"mnist is not prepared in {where} and {spec.download_host} cannot be reached: "
                 "training on mnist_5k (5,000 MNIST digits shipped with the repo)")
-        return LoadedData(DATASETS["mnist_5k"], *load_mnist_5k(), note=note)
+        return LoadedData(DATASETS["mnist_5k"], *load_mnist_5k(split), note=note)
     raise DatasetError(
         f"{name} is not prepared in {where} and {spec.download_host} cannot be reached; "
         f"prepare it on a machine with network (`tfds build {spec.tfds_name}`) and pass "

@@ -8,24 +8,29 @@ from data import datasets
 from data.datasets import DatasetError, TOY_CENTRES, TOY_STDS, load, make_train_dataset
 
 
-def test_mnist_5k_is_500_real_digits_per_class():
+def test_mnist_5k_is_400_training_and_100_held_out_real_digits_per_class():
     data = load("mnist_5k")
-    assert data.images.shape == (5000, 28, 28, 1) and data.images.dtype == np.uint8
-    assert np.bincount(data.labels).tolist() == [500] * 10
+    assert data.images.shape == (4000, 28, 28, 1) and data.images.dtype == np.uint8
+    assert np.bincount(data.labels).tolist() == [400] * 10
     # Real digits: mostly black background, bright strokes.
     assert 0.1 < (data.images > 128).mean() < 0.25
+    test = load("mnist_5k", split="test")
+    assert np.bincount(test.labels).tolist() == [100] * 10
+    # Disjoint: no held-out digit is among the training ones.
+    train_keys = {x.tobytes() for x in data.images}
+    assert not any(x.tobytes() in train_keys for x in test.images)
 
 
 def test_pipeline_scales_to_unit_range_and_visits_every_example_once_per_epoch():
     data = load("mnist_5k")
-    batches = list(make_train_dataset(data, 1000, seed=3).take(5))
+    batches = list(make_train_dataset(data, 1000, seed=3).take(4))
     x = np.concatenate([b[0].numpy() for b in batches])
     assert x.min() == -1.0 and x.max() == 1.0 and x.dtype == np.float32
     labels = np.concatenate([b[1].numpy() for b in batches])
-    assert np.bincount(labels).tolist() == [500] * 10
+    assert np.bincount(labels).tolist() == [400] * 10
     # The same multiset of images as the array: a permutation, not a resample.
     np.testing.assert_allclose(np.sort(x.reshape(len(x), -1).sum(1)),
-                               np.sort((data.images / 127.5 - 1).reshape(5000, -1).sum(1)),
+                               np.sort((data.images / 127.5 - 1).reshape(4000, -1).sum(1)),
                                rtol=1e-5)
 
 
@@ -63,7 +68,7 @@ def test_offline_mnist_falls_back_to_mnist_5k_within_seconds(tmp_path, monkeypat
     data = load("mnist", data_dir=str(tmp_path))
     assert time.time() - start < 10
     assert data.spec.name == "mnist_5k" and "mnist_5k" in data.note
-    assert len(data.images) == 5000
+    assert len(data.images) == 4000
 
 
 def test_offline_other_dataset_fails_with_the_fix(tmp_path, monkeypatch):
