@@ -141,3 +141,65 @@ def test_eval_refuses_a_saved_model_without_the_sample_signature(tmp_path):
     tf.saved_model.save(module, str(tmp_path / "other"), signatures={"serving_default": module.f})
     with pytest.raises(eval_cli.SavedModelError, match="lacks the latent_spec, sample signature"):
         eval_cli.load_sampler(str(tmp_path / "other"))
+
+
+def test_infogan_export_infers_the_codes_as_the_trained_q_head_does(runs):
+    gan = _restored_gan(str(runs / "infogan"))
+    loaded = tf.saved_model.load(str(runs / "infogan" / "saved_model"))
+    images = loaded.signatures["sample"](num_samples=tf.constant(6), seed=tf.constant(3))["samples"]
+    heads = gan.discriminator(images * 2.0 - 1.0, training=False)
+    inferred = loaded.signatures["infer_codes"](samples=images)
+    np.testing.assert_allclose(inferred["categorical_logits"], heads["code_logits"], atol=1e-5)
+    np.testing.assert_allclose(inferred["continuous_mean"], heads["code_mean"], atol=1e-5)
+    assert "infer_codes" not in tf.saved_model.load(str(runs / "acgan" / "saved_model")).signatures
+
+
+EXPECTED_ROWS = {
+    "acgan": ["classifier IS", "AC-GAN accuracy %", "KID (classifier)", "FID / KID (Inception)", "Frechet distance (classifier)",
+              "precision (classifier)", "recall (classifier)", "Parzen log-likelihood"],
+    "infogan": ["InfoGAN code accuracy %", "InfoGAN L_I (nats)", "class KL to uniform"],
+    "gan": ["modes captured", "high-quality %", "reverse KL of modes"],
+}
+EXPECTED_PICTURES = {"acgan": ["samples", "classes"],
+                     "infogan": ["samples", "categorical", "continuous_0", "continuous_1"],
+                     "gan": ["samples", "scatter"]}
+
+
+@pytest.mark.parametrize("model", ["acgan", "infogan", "gan"])  # dcgan: acgan's path, no head
+def test_eval_scores_a_tiny_run_against_the_real_held_out_baseline(runs, model, tmp_path):
+    out = tmp_path / "eval"
+    result = eval_cli.evaluate(str(runs / model / "saved_model"), RUNS[model], str(out),
+                               num_samples=200, split_size=100, step=2, log=lambda *_: None,
+                               progress=False)
+    rows = {r["metric"]: r for r in result["rows"]}
+    assert set(EXPECTED_ROWS[model]) <= set(rows)
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["rows"] == json.loads(json.dumps(result["rows"]))
+    for name in EXPECTED_PICTURES[model]:
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(out.glob("events.out.tfevents.*"))
+    # A 2-step generator is far from the data; real held-out digits are not.
+    if model == "gan":
+        assert rows["modes captured"]["real"] == 8
+        assert rows["high-quality %"]["model"] < rows["high-quality %"]["real"]
+    else:
+        fd = rows["Frechet distance (classifier)"]
+        assert fd["model"] > 10 * fd["real"]
+        assert rows["recall (classifier)"]["model"] < rows["recall (classifier)"]["real"]
+        assert "not computed" in rows.get("FID / KID (Inception)", {"note": "not computed"})["note"]
+    if model == "infogan":
+        # A lower bound: at most ln 10, and near 0 (may dip below) for an untrained Q.
+        assert -0.5 < rows["InfoGAN L_I (nats)"]["model"] <= np.log(10) + 1e-6
+        assert 10.0 <= rows["InfoGAN code accuracy %"]["model"] <= 100.0
+    if model == "acgan":
+        assert len(result["details"]["acgan_accuracy_per_class"]["model"]) == 10
+
+
+def test_eval_cli_scores_a_run_directory_into_its_eval_subdirectory(runs):
+    result = subprocess.run([sys.executable, "eval.py", f"--workdir={runs / 'gan'}"],
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "modes captured" in result.stdout and "real held-out" in result.stdout
+    metrics = json.loads((runs / "gan" / "eval" / "metrics.json").read_text())
+    assert metrics["dataset"] == "ring8" and metrics["step"] == 2

@@ -9,13 +9,17 @@ Contract (README, "Sampling from an exported generator"):
   on explicit inputs.
 - signature `latent_spec()` -> int32 scalars `noise_dim`, `num_classes`, `num_categorical`,
   `num_continuous`: what `serving_default` takes.
+- InfoGAN only: signature `infer_codes(samples)` -> `categorical_logits` [N, K] and
+  `continuous_mean` [N, k]: the Q head (sharing D's trunk) on samples in the `samples` format,
+  for using the code as an unsupervised classifier (eval.py).
 """
 import keras
 import tensorflow as tf
 
 
-def export_generator(generator, latent_spec, is_image, path):
-    """Writes `generator` with the `sample` and `serving_default` signatures to `path`."""
+def export_generator(generator, latent_spec, is_image, path, discriminator=None):
+    """Writes `generator` with the signatures above to `path`; `discriminator` (InfoGAN) adds
+    `infer_codes`."""
     spec = latent_spec
 
     def to_output(x):
@@ -65,4 +69,17 @@ def export_generator(generator, latent_spec, is_image, path):
         name: tf.constant(getattr(spec, name), tf.int32)
         for name in ("noise_dim", "num_classes", "num_categorical", "num_continuous")},
         input_signature=[])
+    if discriminator is not None and spec.num_categorical:
+        archive.track(discriminator)
+
+        def infer_codes(samples):
+            x = samples * 2.0 - 1.0 if is_image else samples
+            heads = discriminator(x, training=False)
+            outputs = {"categorical_logits": tf.cast(heads["code_logits"], tf.float32)}
+            if spec.num_continuous:
+                outputs["continuous_mean"] = tf.cast(heads["code_mean"], tf.float32)
+            return outputs
+
+        archive.add_endpoint("infer_codes", infer_codes, input_signature=[tf.TensorSpec(
+            [None, *generator.output_shape[1:]], tf.float32, name="samples")])
     archive.write_out(path, verbose=False)

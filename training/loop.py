@@ -169,7 +169,8 @@ def _export(gan, is_image, workdir):
     new, old = export_dir + ".new", export_dir + ".old"
     for path in (new, old):
         shutil.rmtree(path, ignore_errors=True)
-    export_generator(gan.generator, gan.latent, is_image, new)
+    export_generator(gan.generator, gan.latent, is_image, new,
+                     gan.discriminator if gan.latent.num_categorical else None)
     if os.path.exists(export_dir):
         os.replace(export_dir, old)
     os.replace(new, export_dir)
@@ -182,8 +183,11 @@ def _real_points(data, n=1000):
     return next(iter(make_train_dataset(data, n, seed=0)))[0].numpy()
 
 
-def train(config, verbose="auto"):
+def train(config, verbose="auto", callbacks=()):
     """Trains (or resumes) the run described by `config`; returns the last step's logs.
+
+    `callbacks`: extra Keras callbacks (their `model` is the GAN). One that sets
+    `model.stop_training` ends the run early: the step is checkpointed and exported.
 
     Raises:
         ConfigError, DatasetError: settings or data that cannot work (before any write).
@@ -235,11 +239,12 @@ def train(config, verbose="auto"):
     # With loss scaling an overflowing gradient is expected: the step is skipped, not fatal.
     guard = NonFiniteGuard(start, ignore=("d_grad_norm", "g_grad_norm")
                            if config.mixed_precision else ())
+    extra = list(callbacks)
     callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every)]
     if chief:
         callbacks.append(SamplePictures(writer, gan, None if data.spec.is_image
                                         else _real_points(data)))
-    callbacks.append(checkpointer)
+    callbacks += [checkpointer] + extra
     logs = {}
     step = start
     try:
@@ -259,6 +264,9 @@ def train(config, verbose="auto"):
                 path = checkpointer.save()
                 raise Interrupted(f"{stop.received} at step {step}: saved {path}; run the same "
                                   "command again to resume")
+            if gan.stop_training:  # an extra callback asked to stop
+                checkpointer.save()
+                break
     finally:
         writer.close()
         if not chief:
