@@ -136,7 +136,7 @@ def load(name, data_dir=None, split="train"):
     where = data_dir or "~/tensorflow_datasets"
     if name == "mnist":
         note = (f"mnist is not prepared in {where} and {spec.download_host} cannot be reached: "
-                "training on mnist_5k (5,000 MNIST digits shipped with the repo)")
+                "training on mnist_5k (4,000 of the 5,000 MNIST digits shipped with the repo)")
         return LoadedData(DATASETS["mnist_5k"], *load_mnist_5k(split), note=note)
     raise DatasetError(
         f"{name} is not prepared in {where} and {spec.download_host} cannot be reached; "

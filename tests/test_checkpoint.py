@@ -76,3 +76,18 @@ def test_rerun_of_a_finished_run_trains_nothing(make_config):
     after = _checkpoint_state(config.workdir)
     for name in before:
         np.testing.assert_array_equal(before[name], after[name])
+
+
+def test_a_callback_that_stops_early_gets_a_checkpoint_and_an_export(make_config):
+    import os
+
+    import keras
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    config = make_config(model="gan", dataset="ring8", train_steps=8, steps_per_epoch=2)
+    train(config, verbose=0, callbacks=[StopAfterFirstEpoch()])
+    assert tf.train.latest_checkpoint(os.path.join(config.workdir, "checkpoints")).endswith("-2")
+    assert os.path.exists(os.path.join(config.workdir, "saved_model", "saved_model.pb"))

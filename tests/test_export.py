@@ -12,7 +12,7 @@ from data.datasets import load
 from training.config import Config, resolve
 from training.loop import build_gan, make_checkpoint, train
 
-import eval as eval_cli
+from metrics import evaluation
 
 RUNS = {"acgan": "mnist_5k", "infogan": "mnist_5k", "dcgan": "mnist_5k", "gan": "ring8"}
 
@@ -122,7 +122,7 @@ def test_saved_model_loads_and_samples_without_this_repo(runs, tmp_path):
 
 @pytest.mark.parametrize("model", list(RUNS))
 def test_eval_writes_a_png_grid(runs, model, tmp_path):
-    png = eval_cli.sample_png(eval_cli.load_sampler(str(runs / model / "saved_model")))
+    png = evaluation.sample_png(evaluation.load_sampler(str(runs / model / "saved_model")))
     image = tf.io.decode_png(png).numpy()
     if RUNS[model] == "ring8":
         assert image.shape[2] in (3, 4) and image.shape[0] > 100
@@ -131,16 +131,16 @@ def test_eval_writes_a_png_grid(runs, model, tmp_path):
 
 
 def test_eval_refuses_a_directory_that_is_not_an_export(tmp_path):
-    with pytest.raises(eval_cli.SavedModelError, match="not a SavedModel"):
-        eval_cli.load_sampler(str(tmp_path))
+    with pytest.raises(evaluation.SavedModelError, match="not a SavedModel"):
+        evaluation.load_sampler(str(tmp_path))
 
 
 def test_eval_refuses_a_saved_model_without_the_sample_signature(tmp_path):
     module = tf.Module()
     module.f = tf.function(lambda x: {"y": x * 2}, input_signature=[tf.TensorSpec([], tf.float32)])
     tf.saved_model.save(module, str(tmp_path / "other"), signatures={"serving_default": module.f})
-    with pytest.raises(eval_cli.SavedModelError, match="lacks the latent_spec, sample signature"):
-        eval_cli.load_sampler(str(tmp_path / "other"))
+    with pytest.raises(evaluation.SavedModelError, match="lacks the latent_spec, sample signature"):
+        evaluation.load_sampler(str(tmp_path / "other"))
 
 
 def test_infogan_export_infers_the_codes_as_the_trained_q_head_does(runs):
@@ -168,7 +168,7 @@ EXPECTED_PICTURES = {"acgan": ["samples", "classes"],
 @pytest.mark.parametrize("model", ["acgan", "infogan", "gan"])  # dcgan: acgan's path, no head
 def test_eval_scores_a_tiny_run_against_the_real_held_out_baseline(runs, model, tmp_path):
     out = tmp_path / "eval"
-    result = eval_cli.evaluate(str(runs / model / "saved_model"), RUNS[model], str(out),
+    result = evaluation.evaluate(str(runs / model / "saved_model"), RUNS[model], str(out),
                                num_samples=200, split_size=100, step=2, log=lambda *_: None,
                                progress=False)
     rows = {r["metric"]: r for r in result["rows"]}
