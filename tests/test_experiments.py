@@ -1,0 +1,142 @@
+"""The theory experiments (experiments/) reproduce their papers' claims in --quick mode.
+
+Each test runs the real experiment in-process and checks the numbers it wrote against the
+theory, not only that files exist.
+"""
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from experiments import js_vs_em, optimal_discriminator, vanishing_gradients
+from training.config import Config, resolve
+from training.loop import build_gan, make_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOG2 = math.log(2.0)
+
+
+def written(record, name):
+    """The JSON on disk (checked equal to the returned record) after checking the PNG."""
+    png = record["files"]["figure"]
+    assert os.path.basename(png) == f"{name}.png"
+    with open(png, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", "not a PNG"
+    width, height = struct.unpack(">II", head[16:24])
+    assert width >= 300 and height >= 200
+    assert os.path.getsize(png) < 200_000
+    with open(record["files"]["json"]) as f:
+        on_disk = json.load(f)
+    assert on_disk == record
+    return on_disk
+
+
+def test_optimal_discriminator_matches_d_star_and_max_v(tmp_path):
+    r = written(optimal_discriminator.run(str(tmp_path), quick=True), "optimal_discriminator")
+    exact, est, err = r["exact"], r["estimated"], r["d_error"]
+    # The exact JS, cross-checked by an independent Monte Carlo estimate of
+    # JS = 1/2 E_p[log 2p/(p+q)] + 1/2 E_q[log 2q/(p+q)].
+    rng = np.random.default_rng(0)
+    x_p = rng.normal(size=400_000)
+    x_q = rng.choice([-2.0, 2.0], size=400_000) + 0.5 * rng.normal(size=400_000)
+    p, q = optimal_discriminator.p_data, optimal_discriminator.p_g
+    js_mc = 0.5 * (np.mean(np.log(2 * p(x_p) / (p(x_p) + q(x_p))))
+                   + np.mean(np.log(2 * q(x_q) / (p(x_q) + q(x_q)))))
+    assert exact["js"] == pytest.approx(js_mc, abs=3e-3)
+    assert 0.1 < exact["js"] < LOG2 - 0.1  # partial overlap, as the protocol requires
+    # (The JSON keeps 6 significant digits.)
+    assert exact["max_v"] == pytest.approx(2 * exact["js"] - 2 * LOG2, abs=2e-6)
+    assert exact["v_of_d_star"] == pytest.approx(exact["max_v"], abs=2e-6)  # Theorem 1
+    # The trained D reaches the optimum and cannot beat it.
+    assert est["v_quadrature"] <= exact["max_v"] + 2e-6
+    assert est["v_quadrature"] == pytest.approx(exact["max_v"], abs=0.01)
+    assert est["v_monte_carlo"] == pytest.approx(exact["max_v"],
+                                                 abs=0.01 + 3 * est["v_monte_carlo_stderr"])
+    assert est["js_from_v"] == pytest.approx(exact["js"], abs=0.005)
+    # ... and its D is D* where the densities have their mass.
+    assert err["max_abs_d_minus_d_star_in_bulk"] < 0.06
+    assert err["m_weighted_mean_abs_error"] < 0.015
+    # V rose from about -2 log 2 (D = 1/2) towards the maximum.
+    v = r["v_quadrature_during_training"]["v"]
+    assert v[0] < exact["max_v"] - 0.3 and v[-1] > v[0]
+
+
+def test_js_is_flat_while_earth_mover_grows(tmp_path):
+    r = written(js_vs_em.run(str(tmp_path), quick=True), "js_vs_em")
+    rows = {row["theta"]: row for row in r["rows"]}
+    assert 0.0 in rows and min(rows) <= -1.0 and max(rows) >= 1.0
+    away = [row for t, row in rows.items() if abs(t) >= 0.2]
+    # JS: log 2 at every theta != 0 (no information on how far apart the lines are), 0 at 0.
+    for row in away:
+        assert row["js_hat"] == pytest.approx(LOG2, abs=0.01), row
+    assert abs(rows[0.0]["js_hat"]) < 0.01
+    js_spread = max(row["js_hat"] for row in away) - min(row["js_hat"] for row in away)
+    assert js_spread < 0.01
+    # W: |theta|, increasing in |theta| on both sides, up to the penalty's own bias.
+    for t, row in rows.items():
+        assert row["w_hat"] == pytest.approx(abs(t), abs=0.1), row
+        assert row["w_hat"] == pytest.approx(abs(t) + t * t / 20, abs=0.03), row
+    for side in (sorted(t for t in rows if t >= 0), sorted((t for t in rows if t <= 0),
+                                                           reverse=True)):
+        w = [rows[t]["w_hat"] for t in side]
+        assert all(b > a + 0.05 for a, b in zip(w, w[1:])), (side, w)
+
+
+def test_minimax_gradient_vanishes_as_d_trains(tmp_path):
+    r = written(vanishing_gradients.run(str(tmp_path), quick=True), "vanishing_gradients")
+    assert r["source"]["kind"] == "toy" and r["curves"][0]["g_step"] == 0
+    curve = r["curves"][0]
+    minimax, non_saturating = curve["minimax_norm"], curve["non_saturating_norm"]
+    assert curve["d_iteration"][-1] == r["settings"]["d_iterations"]
+    # At iteration 0, D ~ 1/2: the two costs have the same gradient norm.
+    assert minimax[0] == pytest.approx(non_saturating[0], rel=0.2)
+    # Then D rejects G's samples: the minimax gradient falls by orders of magnitude from its
+    # peak, steadily, while the non-saturating one grows and stays large.
+    peak = int(np.argmax(minimax))
+    assert minimax[peak] / minimax[-1] > 100
+    after = np.array(minimax[peak:])
+    assert np.mean(after[1:] < after[:-1]) >= 0.8
+    assert minimax[-1] / non_saturating[-1] < 1e-3
+    assert min(non_saturating[1:]) > 10 * non_saturating[0]
+    assert curve["mean_d_of_g_z"][-1] < 1e-3
+
+
+def test_vanishing_gradients_reads_the_generators_of_a_run(tmp_path):
+    """--workdir: the run's config rebuilds the GAN; each kept checkpoint gives one G."""
+    workdir = tmp_path / "run"
+    config, variant = resolve(Config(model="gan", dataset="ring8", workdir=str(workdir),
+                                     width=16, batch_size=32, jit_compile=False))
+    gan = build_gan(config, variant, (2,), 8)
+    manager = tf.train.CheckpointManager(make_checkpoint(gan), str(workdir / "checkpoints"), 3)
+    for step in (3, 7):
+        gan.step.assign(step)
+        kernel = gan.generator.trainable_weights[0]
+        kernel.assign_add(tf.ones_like(kernel))
+        manager.save(checkpoint_number=step)
+    config.save(str(workdir / "config.json"))
+    r = written(vanishing_gradients.run(str(tmp_path / "out"), quick=True, workdir=str(workdir)),
+                "vanishing_gradients")
+    assert r["source"]["kind"] == "run" and r["source"]["model"] == "gan"
+    assert [c["g_step"] for c in r["curves"]] == [3, 7]
+    assert r["discriminator"]["width"] == 16 and r["discriminator"]["batch_size"] == 32
+    first, second = (c["minimax_norm"][0] for c in r["curves"])
+    assert first != second  # two different generators were restored
+
+
+def test_cli_error_is_one_line(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.vanishing_gradients", "--quick",
+         f"--workdir={tmp_path / 'missing'}", f"--out_dir={tmp_path / 'out'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    lines = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+    assert lines == [f"error: --workdir {tmp_path / 'missing'} has no config.json; pass the "
+                     "directory of a train.py run"], result.stderr[-2000:]
