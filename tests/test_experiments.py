@@ -140,3 +140,40 @@ def test_cli_error_is_one_line(tmp_path):
     lines = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
     assert lines == [f"error: --workdir {tmp_path / 'missing'} has no config.json; pass the "
                      "directory of a train.py run"], result.stderr[-2000:]
+
+
+# === The MNIST and toy runs (their full versions train for minutes; --quick checks the plumbing
+# and the relations that hold at any training length) ===
+
+def test_mode_coverage_quick_scores_the_true_mixture_perfectly_and_tables_the_papers(tmp_path):
+    from experiments import mode_coverage
+    r = written(mode_coverage.run(str(tmp_path), quick=True), "mode_coverage")
+    real = r["table"]["ring8"]["real"]
+    assert real["modes_mean"] == 8 and real["high_quality_mean"] == pytest.approx(98.9, abs=0.8)
+    gan = r["table"]["ring8"]["gan"]
+    assert 0 <= gan["modes_mean"] <= 8 and len(gan["per_seed"]) == 1
+    assert "PacGAN4 (published) | 7.8 of 8 | 95.9" in r["markdown"]
+
+
+def test_infogan_quick_logs_the_bound_it_reports_and_matches_codes_to_digits(tmp_path):
+    from experiments import infogan_mnist, runs
+    r = written(infogan_mnist.run(str(tmp_path), quick=True), "infogan_mnist")
+    # The logged bound is ln 10 minus the logged generator code loss, step by step.
+    steps, bound = runs.scalar_curve(str(tmp_path / "run" / "train"), "mi_lower_bound")
+    _, ce = runs.scalar_curve(str(tmp_path / "run" / "train"), "g_info_categorical")
+    np.testing.assert_allclose(bound, math.log(10) - ce, atol=1e-5)
+    assert r["curve"]["mi_lower_bound"] == pytest.approx(bound.tolist(), rel=1e-5)
+    assert r["mi_lower_bound_final"] <= math.log(10)
+    # A one-to-one matching on balanced digits is right at least as often as chance.
+    assert 10.0 <= r["code_accuracy"] <= 100.0 and sorted(r["code_to_digit"]) == list(range(10))
+    for png in r["traversals"].values():
+        assert os.path.getsize(png) > 0
+
+
+def test_acgan_quick_scores_each_requested_class_with_the_independent_classifier(tmp_path):
+    from experiments import acgan_mnist
+    r = written(acgan_mnist.run(str(tmp_path), quick=True), "acgan_mnist")
+    assert len(r["per_class"]["model"]) == 10
+    assert r["accuracy"] == pytest.approx(100 * np.nanmean(r["per_class"]["model"]), abs=5)
+    assert r["classifier_accuracy_on_real"] > 97.0  # the yardstick itself is sound
+    assert os.path.getsize(r["class_grid"]) > 0

@@ -1,0 +1,39 @@
+"""What the MNIST experiments share: a run of train.py (reused or trained) and its logged curves."""
+import glob
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from training.config import Config
+from training.loop import train
+
+
+def train_or_reuse(workdir, model, steps, quick):
+    """The run in `workdir`: trained with the variant's defaults on `mnist` (mnist_5k offline)
+    for `steps` generator updates unless it already holds that many; returns (config dict,
+    seconds spent training now)."""
+    config_path = os.path.join(workdir, "config.json")
+    start = time.perf_counter()
+    tiny = dict(width=8, batch_size=16, jit_compile=False) if quick else {}
+    train(Config(model=model, dataset="mnist_5k" if quick else "mnist", workdir=workdir,
+                 train_steps=steps, steps_per_epoch=min(500, steps),
+                 checkpoint_every=min(500, steps), **tiny), verbose=0)
+    with open(config_path) as f:
+        return json.load(f), time.perf_counter() - start
+
+
+def scalar_curve(logdir, tag):
+    """(steps, values) of a scalar that training/callbacks.py logged to `logdir`, by step (the
+    last write wins when a resumed run repeated steps)."""
+    points = {}
+    for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == tag:
+                    points[event.step] = float(tf.make_ndarray(value.tensor))
+    steps = np.array(sorted(points))
+    return steps, np.array([points[s] for s in steps])
