@@ -5,6 +5,7 @@ contract of training/export.py), computes every metric of metrics/scores.py that
 the data twice, on generated samples and on real held-out data with the same sample sizes, and
 writes metrics.json, PNGs and TensorBoard events. See eval.py for the command line.
 """
+import dataclasses
 import json
 import os
 import time
@@ -144,8 +145,10 @@ def evaluate_images(model, spec, args, report, progress, log):
     """All image metrics; returns extra PNGs."""
     train = load(spec.name, args["data_dir"])
     test = load(spec.name, args["data_dir"], split="test")
-    # A fixed random subset in random order (the files may be sorted by class): any prefix of it
-    # is a fair sample too.
+    # Fixed random orders (the files may be sorted by class), so that any prefix or split of
+    # 1,000 (Inception score, Parzen validation/test halves) is a fair sample.
+    order = np.random.default_rng(1).permutation(len(test.images))
+    test = dataclasses.replace(test, images=test.images[order], labels=test.labels[order])
     reference = train.images[np.random.default_rng(0).permutation(len(train.images))
                              [:MAX_REFERENCE]]
     n, n_test = args["num_samples"], len(test.images)
