@@ -75,7 +75,7 @@ def train_classifier(dataset, data_dir=None, epochs=20, seed=0, verbose=1):
                         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                         metrics=["accuracy"])
     start = time.time()
-    logits_only.fit(ds, epochs=epochs, verbose=verbose)
+    logits_only.fit(ds, epochs=epochs, verbose=verbose, shuffle=False)  # ds is shuffled
     accuracy = float(np.mean(predict(model, test.images)[1].argmax(1) == test.labels))
     summary = {"dataset": dataset, "train_examples": int(len(train.labels)),
                "test_examples": int(len(test.labels)), "held_out_accuracy": accuracy,
@@ -97,7 +97,7 @@ def predict(model, images, batch_size=500):
     return np.concatenate(features), np.concatenate(probs)
 
 
-def load_classifier(dataset, data_dir=None, classifier_dir=None, log=print):
+def load_classifier(dataset, data_dir=None, classifier_dir=None, log=print, epochs=20):
     """The classifier for `dataset` (one of CLASSIFIER_DATASETS), trained and cached on first use.
 
     Returns (model, summary dict with the held-out accuracy).
@@ -109,7 +109,7 @@ def load_classifier(dataset, data_dir=None, classifier_dir=None, log=print):
             raise FileNotFoundError(f"{path} is missing; run python -m metrics.classifier "
                                     "--dataset=mnist_5k to rebuild it")
         log(f"training the {dataset} evaluation classifier once (cached in {path}) ...")
-        model, _, summary = train_classifier(dataset, data_dir, verbose=0)
+        model, _, summary = train_classifier(dataset, data_dir, epochs=epochs, verbose=0)
         save(model, summary, path)
         return model, summary
     model.load_weights(path)

@@ -146,3 +146,43 @@ def test_parzen_matches_the_exact_gaussian_log_likelihood():
     samples = rng.normal(size=(200, 1))
     sigma = scores.parzen_select_sigma(samples, rng.normal(size=(2000, 1)))
     assert 0.2 < sigma < 0.7
+
+
+def test_a_tfds_dataset_gets_its_classifier_trained_once_then_cached(tmp_path, monkeypatch):
+    from data.datasets import DATASETS, LoadedData
+    from metrics import classifier
+
+    def fake_mnist(name, data_dir=None, split="train"):  # stands in for TFDS mnist, offline
+        real = load("mnist_5k", split=split)
+        keep = slice(0, None, 8)
+        return LoadedData(DATASETS["mnist"], real.images[keep], real.labels[keep])
+    monkeypatch.setattr(classifier, "load", fake_mnist)
+    messages = []
+    _, summary = classifier.load_classifier("mnist", classifier_dir=str(tmp_path),
+                                            log=messages.append, epochs=1)
+    assert len(messages) == 1 and "training the mnist evaluation classifier" in messages[0]
+    assert (tmp_path / "mnist_classifier.weights.h5").exists()
+    assert summary["dataset"] == "mnist" and summary["test_examples"] == 125
+    model, cached = classifier.load_classifier("mnist", classifier_dir=str(tmp_path),
+                                               log=messages.append)
+    assert len(messages) == 1 and cached == summary  # loaded, not retrained
+
+
+def test_inception_features_load_a_local_weights_file_or_say_why_not(tmp_path):
+    import keras
+
+    from metrics.inception import InceptionFeatures, InceptionUnavailable
+    with pytest.raises(InceptionUnavailable, match="pass --inception_weights"):
+        InceptionFeatures(None)
+    with pytest.raises(InceptionUnavailable, match="does not exist"):
+        InceptionFeatures(str(tmp_path / "missing.h5"))
+    (tmp_path / "junk.weights.h5").write_bytes(b"not weights")
+    with pytest.raises(InceptionUnavailable, match="not a keras InceptionV3 weights file"):
+        InceptionFeatures(str(tmp_path / "junk.weights.h5"))
+    # Randomly initialised weights in the keras.applications file layout (the real file cannot be
+    # downloaded here): the path that FID/KID take with real weights.
+    path = str(tmp_path / "inception.weights.h5")
+    keras.applications.InceptionV3(weights=None).save_weights(path)
+    features, probs = InceptionFeatures(path)(np.random.default_rng(0).random((3, 28, 28, 1)))
+    assert features.shape == (3, 2048) and probs.shape == (3, 1000)
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-4)
