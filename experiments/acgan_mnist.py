@@ -16,23 +16,14 @@ import numpy as np
 from absl import app, flags
 
 from experiments import common, runs
-from metrics.evaluation import evaluate
 
 NAME = "acgan_mnist"
 
 
 def run(out_dir, quick=False, seed=0, workdir=None, steps=3000):
     started = time.perf_counter()
-    common.prepare_out_dir(out_dir)
-    if quick:
-        workdir, steps = os.path.join(out_dir, "run"), 6
-    workdir = workdir or "runs/acgan"
-    config, train_seconds = runs.train_or_reuse(workdir, "acgan", steps, quick)
-    result = evaluate(os.path.join(workdir, "saved_model"), config["dataset_used"],
-                      os.path.join(out_dir, "eval"), num_samples=200 if quick else 10000,
-                      split_size=100 if quick else 1000, seed=seed, log=lambda *_: None,
-                      progress=False)
-    rows = {r["metric"]: r for r in result["rows"]}
+    workdir, config, train_seconds, result, rows = runs.train_and_evaluate(
+        out_dir, "acgan", quick, seed, workdir, steps)
     per_class = result["details"]["acgan_accuracy_per_class"]
     curve_steps, _ = runs.scalar_curve(os.path.join(workdir, "train"), "g_loss")
     record = {"data": config["dataset_used"], "steps": int(curve_steps[-1]) if len(curve_steps) else 0,

@@ -19,23 +19,14 @@ import numpy as np
 from absl import app, flags
 
 from experiments import common, runs
-from metrics.evaluation import evaluate
 
 NAME = "infogan_mnist"
 
 
 def run(out_dir, quick=False, seed=0, workdir=None, steps=3000):
     started = time.perf_counter()
-    common.prepare_out_dir(out_dir)
-    if quick:
-        workdir, steps = os.path.join(out_dir, "run"), 6
-    workdir = workdir or "runs/infogan"
-    config, train_seconds = runs.train_or_reuse(workdir, "infogan", steps, quick)
-    result = evaluate(os.path.join(workdir, "saved_model"), config["dataset_used"],
-                      os.path.join(out_dir, "eval"), num_samples=200 if quick else 10000,
-                      split_size=100 if quick else 1000, seed=seed, log=lambda *_: None,
-                      progress=False)
-    rows = {r["metric"]: r for r in result["rows"]}
+    workdir, config, train_seconds, result, rows = runs.train_and_evaluate(
+        out_dir, "infogan", quick, seed, workdir, steps)
     curve_steps, curve = runs.scalar_curve(os.path.join(workdir, "train"), "mi_lower_bound")
     ln_k = float(np.log(10))
     reached = next((int(s) for s, v in zip(curve_steps, curve) if v >= 0.95 * ln_k), None)

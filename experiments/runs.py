@@ -7,6 +7,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from experiments import common
+from metrics.evaluation import evaluate
 from training.config import Config
 from training.loop import train
 
@@ -37,3 +39,20 @@ def scalar_curve(logdir, tag):
                     points[event.step] = float(tf.make_ndarray(value.tensor))
     steps = np.array(sorted(points))
     return steps, np.array([points[s] for s in steps])
+
+
+def train_and_evaluate(out_dir, model, quick, seed, workdir, steps):
+    """The MNIST experiments' common part: prepare `out_dir`, train or reuse the run (quick: a
+    6-step tiny one inside out_dir), score its export with eval.py's evaluation into
+    out_dir/eval. Returns (workdir, run config dict, training seconds, evaluation result,
+    {metric name: row})."""
+    common.prepare_out_dir(out_dir)
+    if quick:
+        workdir, steps = os.path.join(out_dir, "run"), 6
+    workdir = workdir or f"runs/{model}"
+    config, train_seconds = train_or_reuse(workdir, model, steps, quick)
+    result = evaluate(os.path.join(workdir, "saved_model"), config["dataset_used"],
+                      os.path.join(out_dir, "eval"), num_samples=200 if quick else 10000,
+                      split_size=100 if quick else 1000, seed=seed, log=lambda *_: None,
+                      progress=False)
+    return workdir, config, train_seconds, result, {r["metric"]: r for r in result["rows"]}
