@@ -159,6 +159,7 @@ def evaluate_images(model, spec, args, report, progress, log):
 
     features = {}
     if spec.name in CLASSIFIER_DATASETS:
+        log("scoring: eval classifier on generated, held-out and training digits ...")
         classifier, summary = load_classifier(spec.name, args["data_dir"], args["classifier_dir"],
                                               log=log)
         report.details["classifier"] = summary
@@ -189,6 +190,7 @@ def evaluate_images(model, spec, args, report, progress, log):
             report.details["acgan_accuracy_per_class"] = {"model": per_class.tolist(),
                                                           "real": real_per.tolist()}
         # Parzen window in pixel space: sigma on the first half of the test split, score the rest.
+        log("scoring: Parzen window (sigma chosen on validation digits) ...")
         flat = lambda x: np.asarray(x, np.float32).reshape(len(x), -1)  # noqa: E731
         k_p = min(PARZEN_SAMPLES, n, len(train.images))
         valid, scored = flat(real_test[:n_test // 2]), flat(real_test[n_test // 2:])
@@ -218,6 +220,7 @@ def evaluate_images(model, spec, args, report, progress, log):
     except InceptionUnavailable as e:
         report.add("FID / KID (Inception)", None, None, f"not computed: {e}")
     for space, (fake_f, test_f, ref_f) in features.items():
+        log(f"scoring: Frechet distance, KID, precision/recall in {space} features ...")
         fid = "FID" if space == "Inception" else "Frechet distance"
         report.add(f"{fid} ({space})", scores.frechet_distance(fake_f[:n_test], ref_f),
                    scores.frechet_distance(test_f, ref_f),
