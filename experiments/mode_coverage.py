@@ -1,6 +1,6 @@
 """Mode coverage on the 2-D mixtures, by the VEEGAN / PacGAN protocol (TARGETS.md).
 
-    python -m experiments.mode_coverage [--quick] [--steps=3000] [--seeds=5]
+    python -m experiments.mode_coverage [--quick] [--steps=4000] [--seeds=5] [--checks=8]
 
 For each dataset (ring8: 8 Gaussians on a circle of radius 2, std 0.02; grid25: {-4..4}^2,
 std 0.05) and each variant (gan with the non-saturating loss, wgan, wgan_gp), trains a run of
@@ -8,6 +8,8 @@ train.py with the variant's paper defaults (MLP networks) for `--steps` generato
 once per seed, then draws 2,500 samples from its exported generator and counts: modes captured
 (a centre nearest to >= 1 high-quality sample), high-quality share (within 3 std of the nearest
 centre) and the reverse KL of the mode histogram (metrics/scores.py `toy_mode_metrics`).
+The same counts are also taken `--checks` times during training, on the in-memory generator,
+so the table says whether a variant was still improving when it stopped.
 
 The table gives mean +- std over seeds beside the published rows (PacGAN4 and VEEGAN, as quoted
 in TARGETS.md; their networks, steps and batch sizes differ from ours) and beside 2,500 draws of
@@ -16,6 +18,7 @@ the true mixture. The figure shows seed 0's samples over the true density.
 import os
 import time
 
+import keras
 import numpy as np
 from absl import app, flags
 
@@ -34,11 +37,34 @@ PUBLISHED = {"ring8": {"PacGAN4": (7.8, 95.9), "VEEGAN": (8, 52.9)},
              "grid25": {"PacGAN4": (24.8, 93.6), "VEEGAN": (24.6, 40.0)}}
 
 
-def run(out_dir, quick=False, seed=0, steps=3000, seeds=5, models=MODELS, datasets=DATASETS):
+def generator_mode_metrics(gan, dataset, seed=12345):
+    """toy_mode_metrics of TOY_SAMPLES points from an in-memory GAN's generator."""
+    latents = gan.latent.sample(TOY_SAMPLES, [seed, 0])
+    points = np.asarray(gan.generator(gan.latent.generator_input(latents), training=False))
+    return toy_mode_metrics(points, TOY_CENTRES[dataset], TOY_STDS[dataset])
+
+
+class ModeCurve(keras.callbacks.Callback):
+    """Records (step, modes, high-quality share) at the end of every epoch of `train`."""
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset, self.points = dataset, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        m = generator_mode_metrics(self.model, self.dataset)
+        self.points.append((int(self.model.step.numpy()), m["modes"], m["high_quality"]))
+
+
+def run(out_dir, quick=False, seed=0, steps=4000, seeds=5, models=MODELS, datasets=DATASETS,
+        checks=8):
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
     if quick:
-        steps, seeds, models, datasets = 20, 1, ("gan",), ("ring8",)
+        steps, seeds, models, datasets, checks = 20, 1, ("gan",), ("ring8",), 2
+    if checks < 1 or steps % checks:
+        raise common.ExperimentError(f"--steps={steps} does not split into --checks={checks} "
+                                     "equal parts; pick a divisor of --steps")
     runs = {}
     for dataset in datasets:
         real = next(iter(make_train_dataset(load(dataset), TOY_SAMPLES, seed=seed + 99)))[0]
@@ -49,17 +75,19 @@ def run(out_dir, quick=False, seed=0, steps=3000, seeds=5, models=MODELS, datase
             for s in range(seed, seed + seeds):
                 workdir = os.path.join(out_dir, "runs", f"{dataset}_{model}_seed{s}")
                 config = Config(model=model, dataset=dataset, workdir=workdir, train_steps=steps,
-                                steps_per_epoch=steps, checkpoint_every=steps, seed=s,
+                                steps_per_epoch=steps // checks, checkpoint_every=steps, seed=s,
                                 overwrite=True,
                                 **({"width": 32, "jit_compile": False} if quick else {}))
+                curve = ModeCurve(dataset)
                 t = time.perf_counter()
-                train(config, verbose=0)
+                train(config, verbose=0, callbacks=[curve])
                 seconds = time.perf_counter() - t
                 points = draw(load_sampler(os.path.join(workdir, "saved_model")), TOY_SAMPLES,
                               seed=s)["samples"]
                 m = toy_mode_metrics(points, TOY_CENTRES[dataset], TOY_STDS[dataset])
                 runs.setdefault((dataset, model), []).append(dict(m, points=points, seed=s,
-                                                                  train_seconds=seconds))
+                                                                  train_seconds=seconds,
+                                                                  curve=curve.points))
                 print(f"{dataset} {model} seed {s}: {m['modes']} modes, "
                       f"{100 * m['high_quality']:.1f}% high quality ({seconds:.0f} s)", flush=True)
 
@@ -73,15 +101,17 @@ def run(out_dir, quick=False, seed=0, steps=3000, seeds=5, models=MODELS, datase
             "high_quality_std": hq.std(), "reverse_kl_mean": kl.mean(),
             "all_modes_every_seed": bool(np.all(modes == len(TOY_CENTRES[dataset]))),
             "per_seed": [{k: r[k] for k in ("seed", "modes", "high_quality", "reverse_kl",
-                                            "train_seconds") if k in r} for r in results]}
+                                            "train_seconds", "curve") if k in r}
+                         for r in results]}
     record = {"protocol": f"{TOY_SAMPLES} samples; high quality = within 3 std of the nearest "
                           "centre; a mode counts with >= 1 high-quality sample",
-              "steps": steps, "seeds": seeds, "quick": quick, "table": table,
+              "steps": steps, "seeds": seeds, "checks": checks, "quick": quick, "table": table,
               "published": PUBLISHED, "markdown": markdown(table, steps, seeds),
               "summary": {f"{d}/{m}": f"{t['modes_mean']:.1f} modes, "
                                       f"{t['high_quality_mean']:.1f}% HQ"
                           for d, rows in table.items() for m, t in rows.items()}}
-    return common.write_outputs(out_dir, NAME, figure(runs, datasets, models), record, started)
+    return common.write_outputs(out_dir, NAME, figure(runs, datasets, models, seeds), record,
+                                started)
 
 
 def markdown(table, steps, seeds):
@@ -99,10 +129,13 @@ def markdown(table, steps, seeds):
     return "\n".join(lines)
 
 
-def figure(runs, datasets, models):
-    fig, axes = common.new_figure(len(models) + 1, width=3.0, height=3.0 * len(datasets))
+def figure(runs, datasets, models, seeds):
+    """Per dataset: seed 0's samples over the real mixture for each model, then modes and
+    high-quality % against the step (mean over seeds) from the checks during training."""
+    columns = len(models) + 3
+    fig, _ = common.new_figure(columns, width=3.0, height=3.0 * len(datasets))
     fig.clear()
-    grid = fig.subplots(len(datasets), len(models) + 1, squeeze=False)
+    grid = fig.subplots(len(datasets), columns, squeeze=False)
     for i, dataset in enumerate(datasets):
         centres, real = TOY_CENTRES[dataset], runs[(dataset, "real")][0]["points"]
         for j, model in enumerate(("real",) + tuple(models)):
@@ -118,13 +151,29 @@ def figure(runs, datasets, models):
             ax.set_yticks([])
             ax.set_title(f"{dataset} {model}: {r['modes']} modes, "
                          f"{100 * r['high_quality']:.0f}% HQ", fontsize=8)
+        modes_ax, hq_ax = grid[i, -2], grid[i, -1]
+        for model in models:
+            curves = np.array([r["curve"] for r in runs[(dataset, model)]], float)
+            steps = curves[0, :, 0]
+            modes_ax.plot(steps, curves[:, :, 1].mean(0), marker="o", ms=3, label=model)
+            hq_ax.plot(steps, 100 * curves[:, :, 2].mean(0), marker="o", ms=3, label=model)
+        modes_ax.axhline(len(centres), color="k", lw=0.5, ls="--")
+        hq_ax.axhline(100 * (1 - np.exp(-4.5)), color="k", lw=0.5, ls="--")
+        modes_ax.set_title(f"{dataset}: modes (mean of {seeds} seeds)", fontsize=8)
+        hq_ax.set_title(f"{dataset}: high-quality % (mean of {seeds} seeds)", fontsize=8)
+        for ax in (modes_ax, hq_ax):
+            ax.set_xlabel("generator step", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.legend(fontsize=7)
     return fig
 
 
 if __name__ == "__main__":
     common.define_flags(NAME)
-    flags.DEFINE_integer("steps", 3000, "Generator updates per run.")
+    flags.DEFINE_integer("steps", 4000, "Generator updates per run.")
+    flags.DEFINE_integer("checks", 8, "Mode counts taken during each run (--steps must divide).")
     flags.DEFINE_integer("seeds", 5, "Seeds per (dataset, model).")
     flags.DEFINE_list("models", list(MODELS), "Variants to train.")
     flags.DEFINE_list("datasets", list(DATASETS), "Toy datasets.")
-    app.run(common.cli_main(NAME, run, extra_flags=("steps", "seeds", "models", "datasets")))
+    app.run(common.cli_main(NAME, run, extra_flags=("steps", "seeds", "models", "datasets",
+                                                             "checks")))
