@@ -71,11 +71,8 @@ def acgan_score(classifier):
 
 
 def grid25_score(gan):
-    from data.datasets import TOY_CENTRES, TOY_STDS
-    from metrics.scores import toy_mode_metrics
-    latents = gan.latent.sample(2500, [12345, 0])
-    points = np.asarray(gan.generator(gan.latent.generator_input(latents), training=False))
-    m = toy_mode_metrics(points, TOY_CENTRES["grid25"], TOY_STDS["grid25"])
+    from experiments.mode_coverage import generator_mode_metrics
+    m = generator_mode_metrics(gan, "grid25")
     return {"modes": m["modes"], "high_quality": round(m["high_quality"], 4)}
 
 

@@ -152,6 +152,10 @@ def test_mode_coverage_quick_scores_the_true_mixture_perfectly_and_tables_the_pa
     assert real["modes_mean"] == 8 and real["high_quality_mean"] == pytest.approx(98.9, abs=0.8)
     gan = r["table"]["ring8"]["gan"]
     assert 0 <= gan["modes_mean"] <= 8 and len(gan["per_seed"]) == 1
+    # The counts taken during training: one per check, the last at the final step.
+    curve = gan["per_seed"][0]["curve"]
+    assert [c[0] for c in curve] == [10, 20]
+    assert all(0 <= c[1] <= 8 and 0 <= c[2] <= 1 for c in curve)
     assert "PacGAN4 (published) | 7.8 of 8 | 95.9" in r["markdown"]
 
 
