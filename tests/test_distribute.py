@@ -14,7 +14,8 @@ import tensorflow as tf
 from data.datasets import load, make_train_dataset
 from models.variants import VARIANTS
 from training.config import Config, resolve
-from training.loop import build_gan, make_checkpoint, split_for_d_steps
+from training.loop import (build_gan, make_checkpoint, resolve_jit_compile,
+                           split_for_d_steps)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The cross-replica all-reduce reorders float sums; nothing else differs. Logged values agree
@@ -64,6 +65,18 @@ def test_mirrored_two_replicas_equals_one_device(make_config, model):
     for opt in ("d_optimizer", "g_optimizer"):
         for a, b in zip(getattr(single, opt).variables, getattr(double, opt).variables):
             np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL)
+
+
+@pytest.mark.parametrize("requested", [None, True, False])
+def test_xla_falls_back_under_mirrored_with_one_line_unless_turned_off(capsys, requested):
+    assert resolve_jit_compile(requested, mirrored()) is False
+    out = capsys.readouterr().out
+    if requested is False:
+        assert out == ""
+    else:
+        assert out.count("\n") == 1 and "XLA is off" in out and "2 replicas" in out
+    # One device: on by default, the flag wins.
+    assert resolve_jit_compile(requested, tf.distribute.get_strategy()) is (requested is not False)
 
 
 def test_each_replica_draws_its_own_slice_of_the_global_noise(make_config):

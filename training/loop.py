@@ -69,7 +69,7 @@ def resolve_jit_compile(requested, strategy):
         strategy, tf.distribute.MultiWorkerMirroredStrategy)
     if single:
         return True if requested is None else requested
-    if requested:
+    if requested is not False:  # asked for, or the default: say why it is off
         print(f"XLA is off: Keras cannot jit-compile a step under {type(strategy).__name__} "
               f"with {strategy.num_replicas_in_sync} replicas; training without it", flush=True)
     return False
