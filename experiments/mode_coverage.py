@@ -13,7 +13,8 @@ so the table says whether a variant was still improving when it stopped.
 
 The table gives mean +- std over seeds beside the published rows (PacGAN4 and VEEGAN, as quoted
 in TARGETS.md; their networks, steps and batch sizes differ from ours) and beside 2,500 draws of
-the true mixture. The figure shows seed 0's samples over the true density.
+the true mixture. The figure shows seed 0's samples over the true density, and the counts
+during training (mean over seeds).
 """
 import os
 import time
@@ -175,5 +176,5 @@ if __name__ == "__main__":
     flags.DEFINE_integer("seeds", 5, "Seeds per (dataset, model).")
     flags.DEFINE_list("models", list(MODELS), "Variants to train.")
     flags.DEFINE_list("datasets", list(DATASETS), "Toy datasets.")
-    app.run(common.cli_main(NAME, run, extra_flags=("steps", "seeds", "models", "datasets",
-                                                             "checks")))
+    app.run(common.cli_main(NAME, run,
+                            extra_flags=("steps", "seeds", "models", "datasets", "checks")))
