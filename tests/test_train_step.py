@@ -1,4 +1,5 @@
-"""One train_step serves all six variants: a few steps each, on tiny data."""
+"""Training-step behaviours on tiny data: d_steps, WGAN clipping, the two generator costs, noise.
+(Every variant's logged numbers are pinned in test_step_logs.py.)"""
 import glob
 
 import numpy as np
@@ -10,14 +11,7 @@ from models.variants import VARIANTS
 from training.config import resolve
 from training.loop import build_gan, split_for_d_steps, train
 
-BASE_KEYS = {"d_loss", "d_adv", "d_real", "d_fake", "d_grad_norm", "g_loss", "g_adv",
-             "g_grad_norm"}
-EXTRA_KEYS = {
-    "gan": set(), "dcgan": set(), "wgan": set(), "wgan_gp": {"gp"},
-    "acgan": {"d_aux_real", "d_aux_fake", "g_aux"},
-    "infogan": {"d_info_categorical", "d_info_continuous", "g_info_categorical",
-                "g_info_continuous", "mi_lower_bound"},
-}
+from test_step_logs import BASE_KEYS
 
 
 def fit_steps(config, steps):
@@ -29,26 +23,6 @@ def fit_steps(config, steps):
                                 variant.d_steps)
     history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     return gan, {k: v[-1] for k, v in history.history.items()}
-
-
-@pytest.mark.parametrize("model", list(VARIANTS))
-def test_each_variant_trains_with_finite_logs_and_every_key(make_config, model):
-    gan, logs = fit_steps(make_config(model=model), steps=2)
-    assert set(logs) == BASE_KEYS | EXTRA_KEYS[model]
-    assert all(np.isfinite(v) for v in logs.values()), logs
-    assert int(gan.step.numpy()) == 2
-    d_steps = VARIANTS[model].d_steps
-    assert int(gan.g_optimizer.iterations.numpy()) == 2
-    assert int(gan.d_optimizer.iterations.numpy()) == 2 * d_steps
-
-
-@pytest.mark.parametrize("model,dataset", [("wgan_gp", "ring8"), ("acgan", "grid25"),
-                                           ("infogan", "ring8")])
-def test_toy_data_trains_mlp_networks(make_config, model, dataset):
-    gan, logs = fit_steps(make_config(model=model, dataset=dataset), steps=2)
-    assert gan.generator.output_shape == (None, 2)
-    assert not any("conv" in layer.name for layer in gan.discriminator.layers)
-    assert all(np.isfinite(v) for v in logs.values())
 
 
 def test_d_steps_flag_sets_discriminator_updates_per_generator_update(make_config):

@@ -1,0 +1,105 @@
+"""Pins the mathematics of every variant's training step: a fixed-seed 3-step run (CPU, no XLA)
+must log the numbers recorded in step_logs.json, to 1e-6, with every loss part of its variant,
+after d_steps discriminator updates per generator update.
+
+A change of structure (how the models are written) must leave these numbers alone. A change of a
+variant's defaults changes them on purpose: re-record with `python tests/test_step_logs.py` and
+say why in the commit.
+"""
+import json
+import os
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+if __name__ == "__main__":  # recording: make the repo importable without pytest's conftest
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data.datasets import load, make_train_dataset  # noqa: E402
+from training.config import Config, resolve  # noqa: E402
+from training.loop import build_gan, split_for_d_steps  # noqa: E402
+
+BASE_KEYS = {"d_loss", "d_adv", "d_real", "d_fake", "d_grad_norm", "g_loss", "g_adv",
+             "g_grad_norm"}
+EXTRA_KEYS = {
+    "gan": set(), "dcgan": set(), "wgan": set(), "wgan_gp": {"gp"},
+    "acgan": {"d_aux_real", "d_aux_fake", "g_aux"},
+    "infogan": {"d_info_categorical", "d_info_continuous", "g_info_categorical",
+                "g_info_continuous", "mi_lower_bound"},
+}
+
+RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "step_logs.json")
+STEPS = 3
+# name: Config overrides of a tiny run. Every variant on images, the other generator cost, and
+# the MLP networks of the toy mixtures.
+CASES = {
+    "gan": dict(model="gan"),
+    "gan_minimax": dict(model="gan", loss="minimax"),
+    "dcgan": dict(model="dcgan"),
+    "wgan": dict(model="wgan"),
+    "wgan_gp": dict(model="wgan_gp"),
+    "infogan": dict(model="infogan"),
+    "acgan": dict(model="acgan"),
+    "wgan_gp_ring8": dict(model="wgan_gp", dataset="ring8"),
+    "infogan_ring8": dict(model="infogan", dataset="ring8"),
+    "acgan_grid25": dict(model="acgan", dataset="grid25"),
+}
+
+
+class _PerStep(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append({k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()})
+
+
+def run_case(case):
+    """(the GAN after STEPS steps, [logs of each step])."""
+    fields = dict(dataset="mnist_5k", workdir="unused", train_steps=STEPS, batch_size=8, width=8,
+                  seed=3, jit_compile=False)
+    fields.update(CASES[case])
+    config, variant = resolve(Config(**fields))
+    data = load(config.dataset)
+    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps,
+                                                   config.seed), config.batch_size,
+                                variant.d_steps)
+    recorder = _PerStep()
+    gan.fit(dataset, steps_per_epoch=STEPS, epochs=1, verbose=0, shuffle=False,
+            callbacks=[recorder])
+    return gan, recorder.steps
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_step_logs_equal_the_recorded_ones(case):
+    with open(RECORD) as f:
+        expected = json.load(f)[case]
+    gan, got = run_case(case)
+    model, dataset = CASES[case]["model"], CASES[case].get("dataset", "mnist_5k")
+    assert len(got) == len(expected) == STEPS
+    assert set(got[-1]) == BASE_KEYS | EXTRA_KEYS[model]
+    assert int(gan.step.numpy()) == int(gan.g_optimizer.iterations.numpy()) == STEPS
+    assert int(gan.d_optimizer.iterations.numpy()) == STEPS * gan.variant.d_steps
+    if dataset != "mnist_5k":  # toy mixtures train MLP networks on 2-D points
+        assert gan.generator.output_shape == (None, 2)
+        assert not any("conv" in layer.name for layer in gan.discriminator.layers)
+    for step, (want, have) in enumerate(zip(expected, got), 1):
+        assert set(have) == set(want), f"step {step}: logged keys changed"
+        for name in want:
+            np.testing.assert_allclose(have[name], want[name], rtol=1e-6, atol=1e-6,
+                                       err_msg=f"{case}, step {step}, {name}")
+
+
+if __name__ == "__main__":
+    import tensorflow as tf
+
+    tf.config.set_logical_device_configuration(  # as under pytest (conftest.py)
+        tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+    record = {case: run_case(case)[1] for case in CASES}
+    with open(RECORD, "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+    print(f"recorded {len(record)} cases in {RECORD}")
