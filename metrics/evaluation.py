@@ -19,7 +19,7 @@ from metrics import scores
 from metrics.classifier import CLASSIFIER_DATASETS, load_classifier
 from metrics.classifier import predict as classify
 from metrics.inception import InceptionFeatures, InceptionUnavailable
-from models.latent import LatentSpec
+from models import latent_from_sizes
 from training import visualize
 
 TOY_SAMPLES = 2500          # VEEGAN / PacGAN protocol
@@ -49,7 +49,7 @@ def load_sampler(path):
 
 
 def latent_spec_of(model):
-    return LatentSpec(**{k: int(v) for k, v in model.signatures["latent_spec"]().items()})
+    return latent_from_sizes(**{k: int(v) for k, v in model.signatures["latent_spec"]().items()})
 
 
 def sample_png(model, seed=0):

@@ -1,5 +1,17 @@
-"""Networks, latent samplers, the variant table and the GAN model."""
+"""The GAN models (a keras.Model subclass per family), their networks, latents and the variant
+table."""
+from models.acgan import ACGAN, ClassLatent
 from models.gan import GAN
+from models.infogan import CodeLatent, InfoGAN
 from models.latent import LatentSpec
 from models.networks import build_discriminator, build_generator, check_shape
-from models.variants import VARIANTS, Variant
+from models.wgan import WGAN
+
+
+def latent_from_sizes(noise_dim, num_classes=0, num_categorical=0, num_continuous=0):
+    """The latent of an exported generator, from the sizes its `latent_spec` signature reports."""
+    if num_classes:
+        return ClassLatent(noise_dim, num_classes)
+    if num_categorical or num_continuous:
+        return CodeLatent(noise_dim, num_categorical, num_continuous)
+    return LatentSpec(noise_dim)

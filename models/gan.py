@@ -1,21 +1,27 @@
-"""One `GAN(keras.Model)` and one `train_step` for all six variants.
+"""`GAN(keras.Model)`: the vanilla GAN (Goodfellow et al. 2014), and Algorithm 1 for every variant.
 
-A step is Algorithm 1 of Goodfellow et al. 2014 (and of WGAN / WGAN-GP): `d_steps` discriminator
-updates, each on its own real minibatch and fresh noise, then one generator update. What differs
-between variants is data (models/variants.py): the adversarial loss pair, the optional weighted
-terms (gradient penalty, weight clipping, InfoGAN mutual information, AC-GAN class loss), the
-latent sampler and the optimizers.
+`train_step` is Algorithm 1 of the GAN paper (and of WGAN / WGAN-GP): `d_steps` discriminator
+updates, each on its own real minibatch and fresh noise, then one generator update. A variant is
+a subclass that extends what that skeleton calls, never the skeleton itself:
 
-Distribution-ready by construction (../shared/KERAS3_TRAPS.md):
-- every loss is a per-example vector reduced once, by `_mean`, over the GLOBAL batch
-  (`tf.nn.compute_average_loss`), because Keras 3 optimizers sum gradients over replicas;
+    make_latent()                what G is fed (here: Gaussian noise z)
+    discriminator_heads(trunk)   D's outputs beside the real/fake logit (here: none)
+    discriminator_loss(batch)    the named terms of D's objective
+    generator_loss(batch)        the named terms of G's objective
+
+Each subclass lives in its own file beside this one and owns everything of its variant;
+models/variants.py names the class of every variant.
+
+Distribution-ready by construction, here and only here (../shared/KERAS3_TRAPS.md):
+- the objectives are named per-example terms; `_objective` reduces each once over the GLOBAL
+  batch (`tf.nn.compute_average_loss`), because Keras 3 optimizers sum gradients over replicas;
 - noise is drawn for the global batch from a stateless seed (run seed, step, sub-step) and each
-  replica takes its own slice, so replicas get different noise and any replica count sees the
-  same global draw;
-- logged values are all-reduced over replicas, so they are global means.
+  replica takes its own slice (`own_slice`), so replicas get different noise and any replica
+  count sees the same global draw;
+- losses are scaled for mixed precision, gradient norms are of the global gradient, and every
+  logged value is all-reduced, so the logs are global means.
 """
-import functools
-import math
+import dataclasses
 
 import keras
 import tensorflow as tf
@@ -25,12 +31,28 @@ from models.latent import LatentSpec
 from models.networks import build_discriminator, build_generator
 
 
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """What one update's objective sees: this replica's share of the global batch."""
+    real: tf.Tensor    # [size, ...] real samples (None in the generator update)
+    labels: tf.Tensor  # [size] their class labels (None unless the model trains on labels)
+    latents: dict      # the drawn latents: `z`, and what a subclass adds
+    fake: tf.Tensor    # G(latents)
+    real_heads: dict   # D(real) (None in the generator update)
+    fake_heads: dict   # D(fake)
+    seed: tf.Tensor    # the update's stateless seed, for further draws
+    size: int          # examples on this replica
+    global_size: int   # examples on all replicas: the denominator of every mean
+
+
 class GAN(keras.Model):
     """Generator + discriminator trained adversarially by `fit`.
 
     `fit` expects batches (x, labels) with x [B, d_steps, *data_shape] in [-1, 1] and labels
     [B, d_steps]: column i is the real minibatch of discriminator update i.
     """
+
+    uses_labels = False  # whether the data's class labels reach the objective
 
     def __init__(self, variant, data_shape, num_classes=0, width=64, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -40,22 +62,14 @@ class GAN(keras.Model):
         self.num_classes = num_classes
         self.width = width
         self.seed = int(seed)
-        self.latent = LatentSpec(variant.latent_dim, num_classes if variant.conditional else 0,
-                                 variant.num_categorical, variant.num_continuous)
+        self.latent = self.make_latent()
         self.d_loss_fn = losses.DISCRIMINATOR_LOSSES[variant.loss]
         self.g_loss_fn = losses.GENERATOR_LOSSES[variant.loss]
         # === Networks ===
         self.generator = build_generator(self.latent.input_dim, self.data_shape, variant.arch,
                                          width)
-        self.discriminator = build_discriminator(
-            self.data_shape, variant.arch, width, variant.d_norm,
-            num_classes=num_classes if variant.conditional else 0,
-            num_categorical=variant.num_categorical, num_continuous=variant.num_continuous)
-        if variant.clip_value:
-            # WGAN: every critic parameter is clipped right after every critic update.
-            for weight in self.discriminator.trainable_weights:
-                weight.constraint = functools.partial(losses.clip_weights,
-                                                      clip_value=variant.clip_value)
+        self.discriminator = build_discriminator(self.data_shape, variant.arch, width,
+                                                 variant.d_norm, heads=self.discriminator_heads)
         # Number of generator updates done; also the stateless noise counter (the RNG state).
         self.step = self.add_weight(name="step", shape=(), dtype="int64", initializer="zeros",
                                     trainable=False, aggregation="only_first_replica")
@@ -84,141 +98,119 @@ class GAN(keras.Model):
         d_optimizer.build(self.discriminator.trainable_variables)
         g_optimizer.build(self.generator.trainable_variables)
 
-    # === Helpers ===
+    # === The vanilla GAN: what subclasses extend ===
 
-    def _replica(self):
-        ctx = tf.distribute.get_replica_context()
-        return ctx, ctx.num_replicas_in_sync
+    def make_latent(self):
+        """z ~ N(0, I) of the variant's `latent_dim`."""
+        return LatentSpec(self.variant.latent_dim)
 
-    def _mean(self, per_example, global_batch):
-        return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+    def discriminator_heads(self, trunk):
+        """Outputs on D's trunk features beside the real/fake `logits`: none."""
+        return {}
 
-    def _global(self, value):
-        """All-reduces a replica's share of a global mean into the global mean."""
-        ctx, _ = self._replica()
-        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
+    def discriminator_output(self, logits):
+        """What `d_real` / `d_fake` log: D(x) = sigmoid(logits), a probability."""
+        return tf.sigmoid(logits)
 
-    def _own_slice(self, tensors, batch):
-        """This replica's `batch` rows of tensors drawn for the global batch."""
-        ctx, _ = self._replica()
-        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * batch
-        return tf.nest.map_structure(lambda t: t[start:start + batch], tensors)
+    def discriminator_loss(self, batch):
+        """Terms of D's loss, {name: (weight, per-example values)}; weight None is logged only.
 
-    def _grad_norm(self, grads, optimizer):
-        """Norm of the global gradient, unscaled when the optimizer scales the loss."""
-        scale = getattr(optimizer, "dynamic_scale", None)
-        norm = tf.linalg.global_norm(self._global(grads))
-        return norm if scale is None else norm / tf.cast(scale, norm.dtype)
+        L_D = -[log D(x) + log(1 - D(G(z)))] (Goodfellow 2014, eq. 1; losses/adversarial.py).
+        """
+        real, fake = batch.real_heads["logits"], batch.fake_heads["logits"]
+        return {"d_adv": (1.0, self.d_loss_fn(real, fake)),
+                "d_real": (None, tf.reshape(self.discriminator_output(real), [-1])),
+                "d_fake": (None, tf.reshape(self.discriminator_output(fake), [-1]))}
 
-    def _code_losses(self, latents, heads, global_batch):
-        """Weighted InfoGAN term (-log Q(c|x)) and its logged parts."""
-        v, total, parts = self.variant, 0.0, {}
-        if v.num_categorical:
-            ce = self._mean(losses.categorical_code_loss(latents["categorical"],
-                                                         heads["code_logits"]), global_batch)
-            parts["info_categorical"] = ce
-            total += v.info_weight * ce
-        if v.num_continuous:
-            nll = self._mean(losses.gaussian_code_loss(latents["continuous"], heads["code_mean"]),
-                             global_batch)
-            parts["info_continuous"] = nll
-            total += v.info_weight_continuous * nll
-        return total, parts
+    def generator_loss(self, batch):
+        """Terms of G's loss: L_G = log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating,
+        the paper's practical choice), per `variant.loss`."""
+        return {"g_adv": (1.0, self.g_loss_fn(batch.fake_heads["logits"]))}
 
-    # === Training ===
+    # === Algorithm 1 ===
 
     def train_step(self, data):
-        x, labels = data
-        batch = x.shape[0]  # static: the pipeline drops remainders
-        _, replicas = self._replica()
-        global_batch = batch * replicas
+        images, _ = data  # the vanilla GAN never sees the data's labels
+        return self.algorithm_1(images)
+
+    def algorithm_1(self, images, labels=None):
+        """`d_steps` discriminator updates, column i of `images` (and `labels`) feeding update
+        i, then one generator update; returns the global logs (the last D update's, and G's)."""
+        size = images.shape[0]  # static: the pipeline drops remainders
+        global_size = size * tf.distribute.get_replica_context().num_replicas_in_sync
         step_seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
 
         def sub_seed(i):
             return tf.random.experimental.stateless_fold_in(step_seed, i, alg="philox")
 
-        for i in range(self.variant.d_steps):  # the logs are those of the last D update
-            logs = self._discriminator_step(x[:, i], labels[:, i], sub_seed(i), batch,
-                                            global_batch)
-        logs.update(self._generator_step(sub_seed(self.variant.d_steps), batch, global_batch))
+        for i in range(self.variant.d_steps):
+            logs = self._update_discriminator(images[:, i],
+                                              None if labels is None else labels[:, i],
+                                              sub_seed(i), size, global_size)
+        logs.update(self._update_generator(sub_seed(self.variant.d_steps), size, global_size))
         self.step.assign_add(1)
         # Gradient norms are already global; every other value is this replica's share.
-        logs = {name: value if name.endswith("_grad_norm") else self._global(value)
+        logs = {name: value if name.endswith("_grad_norm") else self._all_reduce(value)
                 for name, value in logs.items()}
-        if self.variant.num_categorical:
-            # L_I = H(c) - E[-log Q(c|x)] <= I(c; G(z, c)), with H(c) = ln K for uniform c.
-            logs["mi_lower_bound"] = (math.log(self.variant.num_categorical)
-                                      - logs["g_info_categorical"])
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3 reduces multi-worker logs along axis 0 (keras#20585): give them one.
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
 
-    def _discriminator_step(self, real, real_labels, seed, batch, global_batch):
-        v = self.variant
-        latents = self._own_slice(self.latent.sample(global_batch, seed), batch)
+    def _update_discriminator(self, real, labels, seed, size, global_size):
+        latents = self.own_slice(self.latent.sample(global_size, seed), size)
         with tf.GradientTape() as tape:
             fake = self.generator(self.latent.generator_input(latents), training=True)
-            real_heads = self.discriminator(real, training=True)
-            fake_heads = self.discriminator(fake, training=True)
-            adv = self._mean(self.d_loss_fn(real_heads["logits"], fake_heads["logits"]),
-                             global_batch)
-            parts, total = {"d_adv": adv}, adv
-            if v.gp_weight:
-                eps = self._own_slice(tf.random.stateless_uniform(
-                    [global_batch], tf.random.experimental.stateless_fold_in(seed, 7, alg="philox"),
-                    alg="philox"), batch)
-                gp = self._mean(losses.gradient_penalty(
-                    lambda t: self.discriminator(t, training=True)["logits"], real, fake, eps),
-                    global_batch)
-                parts["gp"] = gp
-                total += v.gp_weight * gp
-            if v.conditional:
-                aux_real = self._mean(losses.class_loss(real_labels, real_heads["class_logits"]),
-                                      global_batch)
-                aux_fake = self._mean(losses.class_loss(latents["labels"],
-                                                        fake_heads["class_logits"]), global_batch)
-                parts.update(d_aux_real=aux_real, d_aux_fake=aux_fake)
-                total += v.aux_weight * (aux_real + aux_fake)
-            if v.has_codes:
-                info, info_parts = self._code_losses(latents, fake_heads, global_batch)
-                parts.update({"d_" + k: val for k, val in info_parts.items()})
-                total += info
+            batch = Batch(real, labels, latents, fake, self.discriminator(real, training=True),
+                          self.discriminator(fake, training=True), seed, size, global_size)
+            total, logs = self._objective(self.discriminator_loss(batch), global_size)
             scaled = self.d_optimizer.scale_loss(total)  # identity unless mixed precision
         variables = self.discriminator.trainable_variables
         grads = tape.gradient(scaled, variables)
-        parts["d_grad_norm"] = self._grad_norm(grads, self.d_optimizer)  # before apply() moves
-        self.d_optimizer.apply(grads, variables)  # the loss scale; then the WGAN clip, if any
-        # Mean D(x) and D(G(z)): probabilities for the GAN losses, raw critic values for WGANs.
-        to_value = tf.identity if v.loss == "wasserstein" else tf.sigmoid
-        parts["d_real"] = self._mean(tf.reshape(to_value(real_heads["logits"]), [-1]),
-                                     global_batch)
-        parts["d_fake"] = self._mean(tf.reshape(to_value(fake_heads["logits"]), [-1]),
-                                     global_batch)
-        parts["d_loss"] = total
-        return parts
+        logs["d_grad_norm"] = self._grad_norm(grads, self.d_optimizer)  # before apply() moves
+        self.d_optimizer.apply(grads, variables)  # the loss scale; then any weight constraint
+        logs["d_loss"] = total
+        return logs
 
-    def _generator_step(self, seed, batch, global_batch):
-        v = self.variant
-        latents = self._own_slice(self.latent.sample(global_batch, seed), batch)
+    def _update_generator(self, seed, size, global_size):
+        latents = self.own_slice(self.latent.sample(global_size, seed), size)
         with tf.GradientTape() as tape:
             fake = self.generator(self.latent.generator_input(latents), training=True)
-            heads = self.discriminator(fake, training=True)
-            adv = self._mean(self.g_loss_fn(heads["logits"]), global_batch)
-            parts, total = {"g_adv": adv}, adv
-            if v.conditional:
-                aux = self._mean(losses.class_loss(latents["labels"], heads["class_logits"]),
-                                 global_batch)
-                parts["g_aux"] = aux
-                total += v.aux_weight * aux
-            if v.has_codes:
-                info, info_parts = self._code_losses(latents, heads, global_batch)
-                parts.update({"g_" + k: val for k, val in info_parts.items()})
-                total += info
+            batch = Batch(None, None, latents, fake, None, self.discriminator(fake, training=True),
+                          seed, size, global_size)
+            total, logs = self._objective(self.generator_loss(batch), global_size)
             scaled = self.g_optimizer.scale_loss(total)
         variables = self.generator.trainable_variables
         grads = tape.gradient(scaled, variables)
-        parts["g_grad_norm"] = self._grad_norm(grads, self.g_optimizer)
+        logs["g_grad_norm"] = self._grad_norm(grads, self.g_optimizer)
         self.g_optimizer.apply(grads, variables)
-        parts["g_loss"] = total
-        return parts
+        logs["g_loss"] = total
+        return logs
+
+    # === Distribution-safe helpers ===
+
+    def own_slice(self, tensors, size):
+        """This replica's `size` rows of tensors drawn for the global batch."""
+        ctx = tf.distribute.get_replica_context()
+        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * size
+        return tf.nest.map_structure(lambda t: t[start:start + size], tensors)
+
+    def _objective(self, terms, global_size):
+        """(sum of weight * global-batch mean over the weighted terms, {name: mean}): this
+        replica's share of each, so that the optimizers' sum over replicas is the global one."""
+        total, means = 0.0, {}
+        for name, (weight, per_example) in terms.items():
+            means[name] = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
+            if weight is not None:
+                total += weight * means[name]
+        return total, means
+
+    def _all_reduce(self, value):
+        """Sums the replicas' shares of a global mean into the global mean."""
+        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+    def _grad_norm(self, grads, optimizer):
+        """Norm of the global gradient, unscaled when the optimizer scales the loss."""
+        scale = getattr(optimizer, "dynamic_scale", None)
+        norm = tf.linalg.global_norm(self._all_reduce(grads))
+        return norm if scale is None else norm / tf.cast(scale, norm.dtype)

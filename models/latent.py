@@ -1,6 +1,10 @@
-"""What the generator is fed: Gaussian noise z, plus a class label (AC-GAN) or latent codes
-(InfoGAN), drawn with stateless RNG so that the same seed gives the same draw everywhere
-(training step, export, evaluation)."""
+"""What the generator is fed, drawn with stateless RNG so that the same seed gives the same draw
+everywhere (training step, export, evaluation).
+
+`LatentSpec` is the vanilla GAN's latent, Gaussian noise z. A model that feeds G more subclasses
+it (AC-GAN's class label in models/acgan.py, InfoGAN's codes in models/infogan.py); the sizes
+below are what the exported `latent_spec` signature reports, zero where a model adds nothing.
+"""
 import dataclasses
 
 import tensorflow as tf
@@ -9,47 +13,27 @@ import tensorflow as tf
 @dataclasses.dataclass(frozen=True)
 class LatentSpec:
     noise_dim: int
-    num_classes: int = 0      # AC-GAN: G is conditioned on a one-hot class label
-    num_categorical: int = 0  # InfoGAN: one categorical code with this many values
-    num_continuous: int = 0   # InfoGAN: continuous codes c_j ~ U(-1, 1)
+    # Not fields: a subclass that feeds G a label or codes makes them its own fields.
+    num_classes = 0       # AC-GAN: G is conditioned on a one-hot class label
+    num_categorical = 0   # InfoGAN: one categorical code with this many values
+    num_continuous = 0    # InfoGAN: continuous codes
 
     @property
     def input_dim(self):
         return self.noise_dim + self.num_classes + self.num_categorical + self.num_continuous
 
+    @staticmethod
+    def sub_seed(seed, i):
+        """Seed of part i of a draw. Philox named explicitly, so a seed keeps its samples on CPU
+        and GPU. (XLA-compiled steps draw other numbers from the same seed: same distribution,
+        other values.)"""
+        return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), i, alg="philox")
+
     def sample(self, batch_size, seed):
-        """Draws a dict of latents for `batch_size` samples from a [2] int stateless seed.
-
-        Keys: `z` [N, noise_dim] ~ N(0, 1); `labels` [N] ~ U{0..num_classes-1} (AC-GAN);
-        `categorical` [N] ~ U{0..K-1} and `continuous` [N, k] ~ U(-1, 1) (InfoGAN).
-        """
-        seed = tf.cast(seed, tf.int64)
-
-        # Philox named explicitly, so a seed keeps its samples on CPU and GPU. (XLA-compiled
-        # steps draw other numbers from the same seed: same distribution, other values.)
-        def sub(i):
-            return tf.random.experimental.stateless_fold_in(seed, i, alg="philox")
-
-        latents = {"z": tf.random.stateless_normal([batch_size, self.noise_dim], sub(0),
-                                                        alg="philox")}
-        if self.num_classes:
-            latents["labels"] = tf.random.stateless_uniform(
-                [batch_size], sub(1), 0, self.num_classes, dtype=tf.int32, alg="philox")
-        if self.num_categorical:
-            latents["categorical"] = tf.random.stateless_uniform(
-                [batch_size], sub(2), 0, self.num_categorical, dtype=tf.int32, alg="philox")
-        if self.num_continuous:
-            latents["continuous"] = tf.random.stateless_uniform(
-                [batch_size, self.num_continuous], sub(3), -1.0, 1.0, alg="philox")
-        return latents
+        """{"z": [N, noise_dim] ~ N(0, 1)} for N = `batch_size`, from a [2] int stateless seed."""
+        return {"z": tf.random.stateless_normal([batch_size, self.noise_dim],
+                                                self.sub_seed(seed, 0), alg="philox")}
 
     def generator_input(self, latents):
-        """Concatenates z, one-hot label, one-hot categorical code and continuous codes."""
-        parts = [tf.cast(latents["z"], tf.float32)]
-        if self.num_classes:
-            parts.append(tf.one_hot(latents["labels"], self.num_classes))
-        if self.num_categorical:
-            parts.append(tf.one_hot(latents["categorical"], self.num_categorical))
-        if self.num_continuous:
-            parts.append(tf.cast(latents["continuous"], tf.float32))
-        return tf.concat(parts, axis=1)
+        """The [N, input_dim] vector G takes."""
+        return tf.cast(latents["z"], tf.float32)

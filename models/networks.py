@@ -5,9 +5,9 @@
   and ReLU (none on the output, which is tanh); strided convolutions in D with LeakyReLU(0.2) and
   no normalization on the input layer. Square images of side 4 * 2^k or 7 * 2^k (28, 32, 64).
 
-The discriminator returns a dict of heads; a head exists only if the variant uses it:
-`logits` [N, 1] always, `class_logits` [N, num_classes] (AC-GAN), `code_logits` [N, K] and
-`code_mean` [N, k] (InfoGAN's Q, sharing D's trunk).
+The discriminator returns a dict of heads: `logits` [N, 1] (real/fake, or the critic's value)
+always, and whatever heads the model adds on the trunk's features (AC-GAN's `class_logits`,
+InfoGAN's Q: `code_logits`, `code_mean`), built by the model's `discriminator_heads`.
 """
 import math
 
@@ -36,7 +36,8 @@ def check_shape(arch, shape):
         dcgan_plan(shape[0])
 
 
-def _norm(kind, name):
+def normalization(kind, name):
+    """A normalization layer of `kind` ("batch", "layer"; None for "none")."""
     if kind == "batch":
         # Synchronized: under N replicas the statistics are those of the global batch.
         return layers.BatchNormalization(synchronized=True, name=name)
@@ -62,20 +63,19 @@ def build_generator(input_dim, data_shape, arch, width):
         base, stages = dcgan_plan(data_shape[0])
         channels = width * 2 ** (stages - 1)
         x = layers.Dense(base * base * channels, use_bias=False, name="project")(inputs)
-        x = layers.ReLU()(_norm("batch", "project_bn")(x))
+        x = layers.ReLU()(normalization("batch", "project_bn")(x))
         x = layers.Reshape((base, base, channels))(x)
         for i in range(stages - 1):
             channels //= 2
             x = layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False, name=f"up_{i}")(x)
-            x = layers.ReLU()(_norm("batch", f"up_{i}_bn")(x))
+            x = layers.ReLU()(normalization("batch", f"up_{i}_bn")(x))
         outputs = layers.Conv2DTranspose(data_shape[2], 4, 2, "same", activation="tanh",
                                          name="sample", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="generator")
 
 
-def build_discriminator(data_shape, arch, width, norm, num_classes=0, num_categorical=0,
-                        num_continuous=0):
-    """D: sample [N, *data_shape] -> dict of head outputs (see the module docstring)."""
+def build_discriminator(data_shape, arch, width, norm, heads=None):
+    """D: sample [N, *data_shape] -> {"logits": [N, 1], **heads(trunk features)}."""
     # === Trunk ===
     inputs = keras.Input(data_shape, name="sample")
     is_image = len(data_shape) == 3
@@ -83,7 +83,7 @@ def build_discriminator(data_shape, arch, width, norm, num_classes=0, num_catego
         x = layers.Flatten()(inputs) if is_image else inputs
         for i in range(3):
             x = layers.Dense(width, name=f"dense_{i}")(x)
-            norm_layer = _norm(norm, f"dense_{i}_norm") if i > 0 else None
+            norm_layer = normalization(norm, f"dense_{i}_norm") if i > 0 else None
             x = layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x)
     else:
         _, stages = dcgan_plan(data_shape[0])
@@ -91,21 +91,10 @@ def build_discriminator(data_shape, arch, width, norm, num_classes=0, num_catego
         for i in range(stages):
             x = layers.Conv2D(width * 2 ** i, 4, 2, "same", use_bias=i == 0 or norm != "batch",
                               name=f"conv_{i}")(x)
-            norm_layer = _norm(norm, f"conv_{i}_norm") if i > 0 else None
+            norm_layer = normalization(norm, f"conv_{i}_norm") if i > 0 else None
             x = layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x)
         x = layers.Flatten()(x)
     # === Heads ===
     outputs = {"logits": layers.Dense(1, name="logits", dtype="float32")(x)}
-    if num_classes:
-        outputs["class_logits"] = layers.Dense(num_classes, name="class_logits",
-                                               dtype="float32")(x)
-    if num_categorical or num_continuous:
-        q = layers.Dense(128, use_bias=False, name="q_dense")(x)
-        q = layers.LeakyReLU(0.2)(_norm("batch", "q_bn")(q))
-        if num_categorical:
-            outputs["code_logits"] = layers.Dense(num_categorical, name="code_logits",
-                                                  dtype="float32")(q)
-        if num_continuous:
-            outputs["code_mean"] = layers.Dense(num_continuous, name="code_mean",
-                                                dtype="float32")(q)
+    outputs.update(heads(x) if heads else {})
     return keras.Model(inputs, outputs, name="discriminator")

@@ -1,15 +1,21 @@
 """The six GAN variants as data: one frozen record each, one table for all.
 
-Adding a variant means adding a row here; the training step (models/gan.py) reads these fields
-and never branches on the variant's name.
+A row names the class that trains it (models/gan.py, wgan.py, infogan.py, acgan.py) and holds
+its paper's defaults; the classes read these fields and never branch on the variant's name.
 """
 import dataclasses
+
+from models.acgan import ACGAN
+from models.gan import GAN
+from models.infogan import InfoGAN
+from models.wgan import WGAN
 
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
     name: str
     paper: str
+    model_class: type      # the keras.Model subclass that trains this variant
     arch: str              # networks for image data: "mlp" or "dcgan" (toy data always uses "mlp")
     d_norm: str            # normalization in D's hidden layers: "batch", "layer" or "none"
     loss: str              # adversarial loss pair: "minimax", "non_saturating" or "wasserstein"
@@ -23,7 +29,6 @@ class Variant:
     beta_2: float = 0.999  # Adam only
     gp_weight: float = 0.0     # lambda of the gradient penalty (0: none)
     clip_value: float = 0.0    # bound c of critic weight clipping (0: none)
-    conditional: bool = False  # AC-GAN: G takes a class label, D has a class head
     aux_weight: float = 0.0    # weight of the AC-GAN class loss
     num_categorical: int = 0   # InfoGAN: categories of the categorical code (0: no code)
     num_continuous: int = 0    # InfoGAN: number of U(-1, 1) continuous codes
@@ -31,41 +36,43 @@ class Variant:
     info_weight_continuous: float = 0.0  # lambda of the continuous mutual-information term
     note: str = ""
 
-    @property
-    def has_codes(self):
-        return self.num_categorical > 0 or self.num_continuous > 0
-
 
 VARIANTS = {v.name: v for v in [
-    Variant("gan", "Goodfellow et al. 2014", arch="mlp", d_norm="none", loss="non_saturating",
+    Variant("gan", "Goodfellow et al. 2014", model_class=GAN,
+            arch="mlp", d_norm="none", loss="non_saturating",
             latent_dim=100, batch_size=100, d_steps=1, optimizer="adam", d_lr=2e-4, g_lr=2e-4,
             note="paper: k=1, -log D(G(z)) in practice; MLP nets; Adam replaces the paper's "
                  "SGD+momentum schedule"),
-    Variant("dcgan", "Radford et al. 2016", arch="dcgan", d_norm="batch", loss="non_saturating",
+    Variant("dcgan", "Radford et al. 2016", model_class=GAN,
+            arch="dcgan", d_norm="batch", loss="non_saturating",
             latent_dim=100, batch_size=128, d_steps=1, optimizer="adam", d_lr=2e-4, g_lr=2e-4),
-    Variant("wgan", "Arjovsky et al. 2017", arch="dcgan", d_norm="batch", loss="wasserstein",
+    Variant("wgan", "Arjovsky et al. 2017", model_class=WGAN,
+            arch="dcgan", d_norm="batch", loss="wasserstein",
             latent_dim=100, batch_size=64, d_steps=5, optimizer="rmsprop", d_lr=5e-5, g_lr=5e-5,
             clip_value=0.01),
-    Variant("wgan_gp", "Gulrajani et al. 2017", arch="dcgan", d_norm="layer", loss="wasserstein",
+    Variant("wgan_gp", "Gulrajani et al. 2017", model_class=WGAN,
+            arch="dcgan", d_norm="layer", loss="wasserstein",
             latent_dim=128, batch_size=64, d_steps=5, optimizer="adam", d_lr=1e-4, g_lr=1e-4,
             beta_1=0.0, beta_2=0.9, gp_weight=10.0,
             note="no batch norm in the critic (layer norm); their toy code used lambda=0.1"),
-    Variant("infogan", "Chen et al. 2016", arch="dcgan", d_norm="batch", loss="non_saturating",
+    Variant("infogan", "Chen et al. 2016", model_class=InfoGAN,
+            arch="dcgan", d_norm="batch", loss="non_saturating",
             latent_dim=62, batch_size=128, d_steps=1, optimizer="adam", d_lr=2e-4, g_lr=1e-3,
             num_categorical=10, num_continuous=2, info_weight=1.0, info_weight_continuous=0.1,
             note="Q shares D's trunk: FC128+BN+LReLU head; continuous codes as unit-variance "
                  "Gaussians (official code)"),
-    Variant("acgan", "Odena et al. 2017", arch="dcgan", d_norm="batch", loss="non_saturating",
+    Variant("acgan", "Odena et al. 2017", model_class=ACGAN,
+            arch="dcgan", d_norm="batch", loss="non_saturating",
             latent_dim=100, batch_size=100, d_steps=1, optimizer="adam", d_lr=2e-4, g_lr=2e-4,
-            conditional=True, aux_weight=1.0,
+            aux_weight=1.0,
             note="class loss on real AND generated images; G's source term is -log D(G(z))"),
 ]}
 
 
 def markdown_table():
     """The defaults table of the README, generated from VARIANTS (a test keeps them equal)."""
-    rows = ["| model | paper | nets | D norm | loss | z | batch | d_steps | optimizer (D / G lr) "
-            "| extra | notes |", "|" + "---|" * 11]
+    rows = ["| model | class | paper | nets | D norm | loss | z | batch | d_steps "
+            "| optimizer (D / G lr) | extra | notes |", "|" + "---|" * 12]
     for v in VARIANTS.values():
         opt = (f"Adam({v.d_lr:g} / {v.g_lr:g}, b1={v.beta_1:g}, b2={v.beta_2:g})"
                if v.optimizer == "adam" else f"RMSProp({v.d_lr:g} / {v.g_lr:g})")
@@ -74,14 +81,14 @@ def markdown_table():
             extra.append(f"GP lambda={v.gp_weight:g}")
         if v.clip_value:
             extra.append(f"clip c={v.clip_value:g}")
-        if v.conditional:
+        if v.aux_weight:
             extra.append(f"class loss weight={v.aux_weight:g}")
-        if v.has_codes:
+        if v.num_categorical or v.num_continuous:
             extra.append(f"Cat({v.num_categorical}) + {v.num_continuous} x U(-1,1), "
                          f"lambda={v.info_weight:g} / {v.info_weight_continuous:g}")
-        rows.append(f"| `{v.name}` | {v.paper} | {v.arch} | {v.d_norm} | {v.loss} | "
-                    f"{v.latent_dim} | {v.batch_size} | {v.d_steps} | {opt} | "
-                    f"{'; '.join(extra) or '-'} | {v.note or '-'} |")
+        rows.append(f"| `{v.name}` | `{v.model_class.__name__}` | {v.paper} | {v.arch} | "
+                    f"{v.d_norm} | {v.loss} | {v.latent_dim} | {v.batch_size} | {v.d_steps} | "
+                    f"{opt} | {'; '.join(extra) or '-'} | {v.note or '-'} |")
     return "\n".join(rows)
 
 

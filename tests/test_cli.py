@@ -24,6 +24,8 @@ BAD_FLAGS = [
     (["--dataset=mnist_5k", "--image_size=30"], "square images of side 4*2^k or 7*2^k"),
     (["--model=wgan", "--loss=minimax"], "--loss applies to gan and dcgan only"),
     (["--model=acgan", "--dataset=celeb_a"], "acgan needs class labels"),
+    (["--model=dcgan", "--gp_weight=10"], "--gp_weight applies to the Wasserstein critics"),
+    (["--model=infogan", "--clip_value=0.01"], "--clip_value applies to the Wasserstein critics"),
     (["--dataset=mnist_5k", "--batch_size=6000"], "lower --batch_size"),
     (["--d_lr=0"], "--d_lr must be positive"),
     (["--g_lr=-0.1"], "--g_lr must be positive"),

@@ -84,7 +84,7 @@ def test_each_replica_draws_its_own_slice_of_the_global_noise(make_config):
     config, variant = resolve(make_config(model="acgan"))
     with strategy.scope():
         gan = build_gan(config, variant, (28, 28, 1), 10)
-    draw = lambda: gan._own_slice(gan.latent.sample(8, [0, 5]), 4)  # noqa: E731
+    draw = lambda: gan.own_slice(gan.latent.sample(8, [0, 5]), 4)  # noqa: E731
     first, second = strategy.experimental_local_results(strategy.run(draw))
     assert not np.allclose(first["z"], second["z"])
     whole = gan.latent.sample(8, [0, 5])

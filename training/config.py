@@ -9,6 +9,7 @@ import os
 
 from data.datasets import DATASETS
 from models.variants import VARIANTS
+from models.wgan import WGAN
 
 LOSS_CHOICES = ("minimax", "non_saturating")  # the --loss flag, for gan and dcgan
 
@@ -89,12 +90,17 @@ def validate(config):
         value = getattr(config, name)
         if value is not None and not 0 <= value < 1:
             raise ConfigError(f"--{name} must be in [0, 1), got {value}")
+    critics = ", ".join(n for n, v in VARIANTS.items() if issubclass(v.model_class, WGAN))
     for name in ("gp_weight", "clip_value"):
         value = getattr(config, name)
         if value is not None and value < 0:
             raise ConfigError(f"--{name} must be >= 0, got {value}")
-    if config.model == "acgan" and DATASETS[config.dataset].num_classes == 0:
-        raise ConfigError(f"acgan needs class labels and {config.dataset} has none; "
+        if value and not issubclass(VARIANTS[config.model].model_class, WGAN):
+            raise ConfigError(f"--{name} applies to the Wasserstein critics ({critics}), not "
+                              f"{config.model}; drop --{name}")
+    if (VARIANTS[config.model].model_class.uses_labels
+            and DATASETS[config.dataset].num_classes == 0):
+        raise ConfigError(f"{config.model} needs class labels and {config.dataset} has none; "
                           "pick a labelled dataset")
     if os.path.exists(config.workdir) and not os.path.isdir(config.workdir):
         raise ConfigError(f"--workdir {config.workdir} is a file; pass a directory")

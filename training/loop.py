@@ -20,7 +20,6 @@ import tensorflow as tf
 from absl import logging
 
 from data.datasets import load, make_train_dataset
-from models.gan import GAN
 from models.networks import check_shape
 from training.callbacks import (Checkpointer, NonFiniteGuard, RunError, SamplePictures,
                                 ScalarLogger, StopOnSignal)
@@ -52,7 +51,8 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False):
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16" if config.mixed_precision else "float32")
     try:
-        gan = GAN(variant, data_shape, num_classes, width=config.width, seed=config.seed)
+        gan = variant.model_class(variant, data_shape, num_classes, width=config.width,
+                                  seed=config.seed)
     finally:
         keras.config.set_dtype_policy(policy)
     gan.compile(make_optimizer(variant, variant.d_lr, config.mixed_precision),

@@ -1,0 +1,71 @@
+"""`ACGAN(GAN)`: Odena, Olah & Shlens 2017, "Conditional Image Synthesis with Auxiliary
+Classifier GANs".
+
+G is fed noise z and a class label c; D has a second head that predicts the class of any image,
+real or generated. With the source and class log-likelihoods
+
+    L_S = E[log P(S=real | x_real)] + E[log P(S=fake | x_fake)]
+    L_C = E[log P(C=c | x_real)]    + E[log P(C=c | x_fake)]
+
+D maximizes L_S + L_C and G maximizes L_C - L_S (section 3). As losses: D minimizes the
+adversarial loss plus the class cross-entropy on real images (their data labels) AND on generated
+ones (the labels asked for); G minimizes its adversarial loss (-log D(G(z)) in practice, as in
+the paper's code) plus the class cross-entropy of its samples. Some popular ports train the class
+head on real images only; the paper's objective is the one here.
+"""
+import dataclasses
+
+import tensorflow as tf
+from keras import layers
+
+import losses
+from models.gan import GAN
+from models.latent import LatentSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassLatent(LatentSpec):
+    """z, plus `labels` [N] ~ U{0..num_classes-1}, fed to G one-hot."""
+    num_classes: int = 10
+
+    def sample(self, batch_size, seed):
+        latents = super().sample(batch_size, seed)
+        latents["labels"] = tf.random.stateless_uniform(
+            [batch_size], self.sub_seed(seed, 1), 0, self.num_classes, dtype=tf.int32,
+            alg="philox")
+        return latents
+
+    def generator_input(self, latents):
+        """[z | one-hot label]."""
+        return tf.concat([super().generator_input(latents),
+                          tf.one_hot(latents["labels"], self.num_classes)], axis=1)
+
+
+class ACGAN(GAN):
+
+    uses_labels = True
+
+    def make_latent(self):
+        return ClassLatent(self.variant.latent_dim, self.num_classes)
+
+    def discriminator_heads(self, trunk):
+        """The auxiliary classifier: class logits on D's trunk."""
+        return {"class_logits": layers.Dense(self.num_classes, name="class_logits",
+                                             dtype="float32")(trunk)}
+
+    def discriminator_loss(self, batch):
+        w = self.variant.aux_weight
+        return {**super().discriminator_loss(batch),
+                "d_aux_real": (w, losses.class_loss(batch.labels,
+                                                    batch.real_heads["class_logits"])),
+                "d_aux_fake": (w, losses.class_loss(batch.latents["labels"],
+                                                    batch.fake_heads["class_logits"]))}
+
+    def generator_loss(self, batch):
+        return {**super().generator_loss(batch),
+                "g_aux": (self.variant.aux_weight, losses.class_loss(
+                    batch.latents["labels"], batch.fake_heads["class_logits"]))}
+
+    def train_step(self, data):
+        images, labels = data  # D learns the class of real images from their labels
+        return self.algorithm_1(images, labels)

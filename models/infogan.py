@@ -1,0 +1,101 @@
+"""`InfoGAN(GAN)`: Chen et al. 2016, "InfoGAN: Interpretable Representation Learning by
+Information Maximizing Generative Adversarial Nets".
+
+G is fed noise z and a latent code c: one categorical code (Cat(K), uniform) and k continuous
+codes (U(-1, 1)). A head Q on D's trunk predicts c from G(z, c), and both networks also minimize
+the negative log-likelihood of the code, which maximizes the variational lower bound
+
+    L_I(G, Q) = E[log Q(c | G(z, c))] + H(c) <= I(c; G(z, c))          (eq. 4-5)
+    min_{G,Q} max_D  V(D, G) - lambda * L_I(G, Q)                       (eq. 6)
+
+Q's continuous part is a unit-variance Gaussian around its predicted mean (the official code's
+fix_std=True). The labels of the data are never seen: the categorical code finds the digits, if
+it does, unsupervised. `mi_lower_bound` logs L_I's batch estimate, ln K - E[-log Q(c | x)].
+"""
+import dataclasses
+import math
+
+import tensorflow as tf
+from keras import layers
+
+import losses
+from models.gan import GAN
+from models.latent import LatentSpec
+from models.networks import normalization
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeLatent(LatentSpec):
+    """z, plus `categorical` [N] ~ U{0..K-1} and `continuous` [N, k] ~ U(-1, 1)."""
+    num_categorical: int = 10
+    num_continuous: int = 2
+
+    def sample(self, batch_size, seed):
+        latents = super().sample(batch_size, seed)
+        if self.num_categorical:
+            latents["categorical"] = tf.random.stateless_uniform(
+                [batch_size], self.sub_seed(seed, 2), 0, self.num_categorical, dtype=tf.int32,
+                alg="philox")
+        if self.num_continuous:
+            latents["continuous"] = tf.random.stateless_uniform(
+                [batch_size, self.num_continuous], self.sub_seed(seed, 3), -1.0, 1.0,
+                alg="philox")
+        return latents
+
+    def generator_input(self, latents):
+        """[z | one-hot categorical code | continuous codes]."""
+        parts = [super().generator_input(latents)]
+        if self.num_categorical:
+            parts.append(tf.one_hot(latents["categorical"], self.num_categorical))
+        if self.num_continuous:
+            parts.append(tf.cast(latents["continuous"], tf.float32))
+        return tf.concat(parts, axis=1)
+
+
+class InfoGAN(GAN):
+
+    def make_latent(self):
+        v = self.variant
+        return CodeLatent(v.latent_dim, v.num_categorical, v.num_continuous)
+
+    def discriminator_heads(self, trunk):
+        """Q shares D's trunk: FC 128 - BN - LeakyReLU, then the code parameters."""
+        q = layers.Dense(128, use_bias=False, name="q_dense")(trunk)
+        q = layers.LeakyReLU(0.2)(normalization("batch", "q_bn")(q))
+        heads = {}
+        if self.latent.num_categorical:
+            heads["code_logits"] = layers.Dense(self.latent.num_categorical, name="code_logits",
+                                                dtype="float32")(q)
+        if self.latent.num_continuous:
+            heads["code_mean"] = layers.Dense(self.latent.num_continuous, name="code_mean",
+                                              dtype="float32")(q)
+        return heads
+
+    def code_terms(self, batch, prefix):
+        """lambda * -log Q(c | G(z, c)) per code kind, on the generated samples."""
+        v, terms = self.variant, {}
+        if self.latent.num_categorical:
+            terms[prefix + "info_categorical"] = (v.info_weight, losses.categorical_code_loss(
+                batch.latents["categorical"], batch.fake_heads["code_logits"]))
+        if self.latent.num_continuous:
+            terms[prefix + "info_continuous"] = (
+                v.info_weight_continuous,
+                losses.gaussian_code_loss(batch.latents["continuous"],
+                                          batch.fake_heads["code_mean"]))
+        return terms
+
+    def discriminator_loss(self, batch):
+        """D's loss and Q's: Q trains with D's optimizer."""
+        return {**super().discriminator_loss(batch), **self.code_terms(batch, "d_")}
+
+    def generator_loss(self, batch):
+        return {**super().generator_loss(batch), **self.code_terms(batch, "g_")}
+
+    def train_step(self, data):
+        images, _ = data  # unsupervised: the data's labels are never used
+        logs = self.algorithm_1(images)
+        if self.latent.num_categorical:
+            # L_I = H(c) - E[-log Q(c | x)], H(c) = ln K for a uniform code.
+            logs["mi_lower_bound"] = (math.log(self.latent.num_categorical)
+                                      - logs["g_info_categorical"])
+        return logs

@@ -1,0 +1,48 @@
+"""`WGAN(GAN)`: Wasserstein GAN with weight clipping (Arjovsky et al. 2017) or a gradient penalty
+(WGAN-GP, Gulrajani et al. 2017). One class: the two differ only in how the critic is kept
+(near) 1-Lipschitz, which the variant table sets (`clip_value`, `gp_weight`).
+
+Critic loss (Algorithm 1 of both papers; losses/adversarial.py, losses/penalties.py):
+    L_D = E[f(G(z))] - E[f(x)] + lambda * E[(||grad f(x_hat)||_2 - 1)^2],
+          x_hat = eps * x + (1 - eps) * G(z), eps ~ U[0, 1] per example   (WGAN-GP)
+    w <- clip(w, -c, c) after every critic update                          (WGAN)
+    L_G = -E[f(G(z))]
+The critic has no sigmoid: `d_real` / `d_fake` log its raw values, and their difference is the
+estimate of the Earth-Mover distance. The `d_steps` critic updates per generator update are the
+skeleton's (models/gan.py), as is the choice of the Wasserstein loss pair (`loss` in the table).
+"""
+import functools
+
+import tensorflow as tf
+
+import losses
+from models.gan import GAN
+
+
+class WGAN(GAN):
+
+    def __init__(self, variant, *args, **kwargs):
+        super().__init__(variant, *args, **kwargs)
+        if variant.clip_value:
+            # Clipped right after every critic update: Keras applies a variable's constraint
+            # after the optimizer's update, in the right distribution context.
+            for weight in self.discriminator.trainable_weights:
+                weight.constraint = functools.partial(losses.clip_weights,
+                                                      clip_value=variant.clip_value)
+
+    def discriminator_output(self, logits):
+        return logits  # the critic's value f(x), not a probability
+
+    def discriminator_loss(self, batch):
+        terms = super().discriminator_loss(batch)
+        if self.variant.gp_weight:
+            # eps drawn for the global batch, then this replica's rows: any replica count
+            # interpolates the same points.
+            eps = self.own_slice(tf.random.stateless_uniform(
+                [batch.global_size],
+                tf.random.experimental.stateless_fold_in(batch.seed, 7, alg="philox"),
+                alg="philox"), batch.size)
+            terms["gp"] = (self.variant.gp_weight, losses.gradient_penalty(
+                lambda x: self.discriminator(x, training=True)["logits"], batch.real,
+                batch.fake, eps))
+        return terms
