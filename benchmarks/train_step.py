@@ -1,30 +1,48 @@
-"""Training-step throughput of every variant, with XLA on and off.
+"""How long one training step takes, measured inside one long `fit`, XLA off and on.
 
-    python -m benchmarks.train_step [--models=dcgan,acgan] [--windows=5] [--window_steps=20]
+    python -m benchmarks.train_step [--models=dcgan,acgan] [--steps=150] [--pairs=2]
+    python -m benchmarks.train_step --models=dcgan --whole_run=100   # + train.py N vs 2N steps
 
-Per variant, on the default data (mnist, or mnist_5k offline) with the paper's batch size and
-networks: steps/s and real images/s (median of timed windows after a warm-up), peak resident
-memory (host) or peak GPU memory, model FLOPs per step (TensorFlow's graph profiler on the
-traced train_step: forward and backward of every update), and the fraction of this machine's
-measured float32 matmul peak (MFU). Also the input pipeline's overhead over synthetic
-in-memory batches (interleaved windows in one process). Each (variant, XLA) pair runs in a fresh
-process so memory figures do not mix.
+Each measurement is a fresh process that builds the variant's default run (paper batch size and
+networks; `--dataset`, mnist or mnist_5k offline, or a toy mixture) and fits `--warmup` +
+`--steps` steps in ONE `fit` call, with a callback that waits for each step's logs and takes a
+timestamp. The step time is the difference of consecutive timestamps after the warm-up: the
+median and the interquartile range over `--steps` steps are reported, and the fit's own wall time
+over the timed steps as a cross-check. XLA off and on alternate process by process (off, on, on,
+off, ...) for `--pairs` pairs, so a drift of the machine hits both alike; the speed-up is the
+median of the pairs' ratios.
+
+`--torch` also times the PyTorch peer of the same networks (benchmarks/torch_peer.py; gan, dcgan,
+wgan and wgan_gp, whose D has no extra head), in its own process, within each pair's rotation.
+
+`--whole_run=N` also times `python train.py` for N and 2N steps (XLA off and on, interleaved):
+(T(2N) - T(N)) / N is the step time as a user sees it, start-up, tracing and export excluded.
+
+Also per variant: model FLOPs per step (TensorFlow's graph profiler on the traced train_step),
+the fraction of this machine's measured float32 matmul peak (MFU), and peak memory.
 """
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import app, flags
 
 flags.DEFINE_string("models", "gan,dcgan,wgan,wgan_gp,infogan,acgan", "Variants to time.")
-flags.DEFINE_integer("windows", 5, "Timed windows (the median is reported).")
-flags.DEFINE_integer("window_steps", 20, "Steps per timed window.")
-flags.DEFINE_bool("mixed_precision", False, "Time the mixed-precision step.")
 flags.DEFINE_string("dataset", "mnist", "Dataset (mnist falls back to mnist_5k offline).")
+flags.DEFINE_integer("batch_size", None, "Batch size (default: the variant's).")
+flags.DEFINE_integer("steps", 150, "Timed steps per process (after the warm-up).")
+flags.DEFINE_integer("warmup", 20, "Steps not timed: tracing, compiling, caches.")
+flags.DEFINE_integer("pairs", 2, "XLA off/on process pairs per variant.")
+flags.DEFINE_integer("whole_run", 0, "If > 0: also time train.py for N and 2N steps.")
+flags.DEFINE_bool("mixed_precision", False, "Time the mixed-precision step.")
+flags.DEFINE_bool("torch", False, "Also time the PyTorch peer of the same networks.")
+flags.DEFINE_string("out", None, "Write every measurement here as JSON.")
 flags.DEFINE_string("_child", None, "Internal: run one measurement and print JSON.")
 FLAGS = flags.FLAGS
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def matmul_peak_flops(n=2048, repeats=20):
@@ -53,11 +71,18 @@ def step_flops(gan, x_spec, y_spec):
     return tf.compat.v1.profiler.profile(graph=concrete.graph, options=options).total_float_ops
 
 
+def summarize(step_seconds):
+    """Median and interquartile range, in ms."""
+    import numpy as np
+    q25, q50, q75 = np.percentile(np.asarray(step_seconds) * 1e3, [25, 50, 75])
+    return {"median_ms": float(q50), "q25_ms": float(q25), "q75_ms": float(q75)}
+
+
 def measure(model, jit):
-    """Times the step on the real pipeline and on one in-memory batch, in interleaved windows
-    of the same process (so that machine noise hits both alike)."""
+    """One process's measurement: per-step timestamps inside one fit."""
     import resource
 
+    import keras
     import numpy as np
     import tensorflow as tf
     from data.datasets import load, make_train_dataset
@@ -65,86 +90,173 @@ def measure(model, jit):
     from training.loop import build_gan, split_for_d_steps
 
     config, variant = resolve(Config(model=model, dataset=FLAGS.dataset,
+                                     batch_size=FLAGS.batch_size,
                                      mixed_precision=FLAGS.mixed_precision))
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes, jit_compile=jit)
-    real = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps, 0),
-                             config.batch_size, variant.d_steps)
-    # One batch held in memory: the same step with no input pipeline at all.
-    synthetic = tf.data.Dataset.from_tensors(next(iter(real))).repeat()
-    x_spec, y_spec = real.element_spec
-    flops = step_flops(gan, x_spec, y_spec)
+    shape = data.spec.shape
+    gan = build_gan(config, variant, shape, data.spec.num_classes, jit_compile=jit)
+    dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps, 0),
+                                config.batch_size, variant.d_steps)
+    flops = step_flops(gan, *dataset.element_spec)
 
-    def window(dataset, steps):
-        start = time.perf_counter()
-        gan.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        return (time.perf_counter() - start) / steps
+    class Clock(keras.callbacks.Callback):
+        """A timestamp per step, taken once the step's logs exist (the step is done)."""
 
-    start = time.perf_counter()  # the pipeline alone: what a step would wait for, unhidden
-    for _ in real.take(50):
-        pass
-    input_ms = (time.perf_counter() - start) / 50 * 1e3
-    window(real, 5)  # trace, compile, warm up
-    window(synthetic, 5)
-    times = {"real": [], "synthetic": []}
-    for _ in range(FLAGS.windows):
-        times["real"].append(window(real, FLAGS.window_steps))
-        times["synthetic"].append(window(synthetic, FLAGS.window_steps))
-    step_s = float(np.median(times["real"]))
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            float(np.asarray(logs["g_loss"]).reshape(-1)[0])
+            self.times.append(time.perf_counter())
+
+    clock = Clock()
+    gan.fit(dataset, steps_per_epoch=FLAGS.warmup + FLAGS.steps, epochs=1, verbose=0,
+            shuffle=False, callbacks=[clock])
+    timed = np.diff(clock.times[FLAGS.warmup - 1:])
     gpus = tf.config.list_logical_devices("GPU")
     memory = (tf.config.experimental.get_memory_info("GPU:0")["peak"] if gpus
               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return {"model": model, "xla": jit, "batch": config.batch_size, "d_steps": variant.d_steps,
-            "dataset": data.spec.name, "step_ms": step_s * 1e3, "steps_per_s": 1 / step_s,
-            "real_images_per_s": config.batch_size * variant.d_steps / step_s,
-            "pipeline_overhead": step_s / float(np.median(times["synthetic"])) - 1,
-            "input_ms_per_batch": input_ms,
+            "dataset": data.spec.name, "steps": len(timed), **summarize(timed),
+            "fit_ms_per_step": float((clock.times[-1] - clock.times[FLAGS.warmup - 1])
+                                     / len(timed) * 1e3),
             "peak_memory_mb": memory / 2 ** 20, "gflops_per_step": flops / 1e9,
-            "device": "GPU" if gpus else "CPU", "peak_gflops": matmul_peak_flops() / 1e9}
-
-
-def child(spec):
-    model, jit = spec.split(":")
-    print("RESULT " + json.dumps(measure(model, jit == "1")), flush=True)
+            "device": "GPU" if gpus else "CPU", "peak_gflops": matmul_peak_flops() / 1e9,
+            "parameters": {name: int(sum(np.prod(w.shape) for w in net.trainable_weights))
+                           for name, net in (("generator", gan.generator),
+                                             ("discriminator", gan.discriminator))}}
 
 
 def run_child(model, jit):
     args = [sys.executable, "-m", "benchmarks.train_step", f"--_child={model}:{int(jit)}",
-            f"--windows={FLAGS.windows}", f"--window_steps={FLAGS.window_steps}",
-            f"--dataset={FLAGS.dataset}", f"--mixed_precision={FLAGS.mixed_precision}"]
+            f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--dataset={FLAGS.dataset}",
+            f"--mixed_precision={FLAGS.mixed_precision}"]
+    if FLAGS.batch_size:
+        args.append(f"--batch_size={FLAGS.batch_size}")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(args, capture_output=True, text=True, env=env,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
     if not lines:
         sys.exit(f"benchmark of {model} failed:\n{out.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT "):])
 
 
+def whole_run_seconds(model, jit, steps):
+    """Wall time of `python train.py` for `steps` steps, in a fresh workdir."""
+    with tempfile.TemporaryDirectory() as workdir:
+        args = [sys.executable, "train.py", f"--model={model}", f"--dataset={FLAGS.dataset}",
+                f"--workdir={workdir}", f"--train_steps={steps}", f"--steps_per_epoch={steps}",
+                f"--jit_compile={jit}"]
+        if FLAGS.batch_size:
+            args.append(f"--batch_size={FLAGS.batch_size}")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        start = time.perf_counter()
+        out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
+        seconds = time.perf_counter() - start
+    if out.returncode:
+        sys.exit(f"train.py {' '.join(args[2:])} failed:\n{out.stderr[-3000:]}")
+    return seconds
+
+
+def torch_settings(model):
+    """The variant's default run, as the PyTorch peer takes it (None: no peer for it)."""
+    from data.datasets import DATASETS
+    from training.config import Config, resolve
+    config, v = resolve(Config(model=model, dataset=FLAGS.dataset, batch_size=FLAGS.batch_size))
+    spec = DATASETS["mnist_5k" if FLAGS.dataset == "mnist" else FLAGS.dataset]
+    if v.aux_weight or v.num_categorical or v.num_continuous:
+        return None
+    if spec.is_image and (v.arch == "dcgan" and spec.shape != (28, 28, 1)):
+        return None
+    return {"arch": v.arch if spec.is_image else "mlp", "data_shape": list(spec.shape),
+            "input_dim": v.latent_dim, "width": config.width, "d_norm": v.d_norm,
+            "batch": config.batch_size, "d_steps": v.d_steps, "loss": v.loss,
+            "optimizer": v.optimizer, "d_lr": v.d_lr, "g_lr": v.g_lr, "beta_1": v.beta_1,
+            "beta_2": v.beta_2, "gp_weight": v.gp_weight, "clip_value": v.clip_value}
+
+
+def run_torch(settings):
+    out = subprocess.run([sys.executable, "-m", "benchmarks.torch_peer", json.dumps(settings),
+                          str(FLAGS.steps), str(FLAGS.warmup)], capture_output=True, text=True,
+                         cwd=ROOT)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    if not lines:
+        sys.exit(f"the PyTorch peer failed (pip install -e \".[bench]\"):\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
 def main(argv):
     del argv
     if FLAGS._child:
-        return child(FLAGS._child)
-    rows = []
-    header = (f"{'model':8} {'xla':>4} {'ms/step':>8} {'steps/s':>8} {'img/s':>8} {'GFLOP/st':>9}"
-              f" {'MFU':>6} {'peak MB':>8} {'pipeline':>9} {'input ms':>9}")
-    print(header)
+        model, jit = FLAGS._child.split(":")
+        print("RESULT " + json.dumps(measure(model, jit == "1")), flush=True)
+        return
+    import numpy as np
+    rows, summary = [], []
+    print(f"{'model':8} {'xla':>4} {'median ms':>10} {'IQR ms':>14} {'fit ms':>8} "
+          f"{'GFLOP/st':>9} {'MFU':>6} {'peak MB':>8}", flush=True)
     for model in FLAGS.models.split(","):
-        for jit in (False, True):
-            real = run_child(model, jit)
-            real["mfu"] = real["gflops_per_step"] * real["steps_per_s"] / real["peak_gflops"]
-            rows.append(real)
-            print(f"{model:8} {'on' if jit else 'off':>4} {real['step_ms']:8.1f} "
-                  f"{real['steps_per_s']:8.2f} {real['real_images_per_s']:8.0f} "
-                  f"{real['gflops_per_step']:9.2f} {real['mfu']:6.1%} "
-                  f"{real['peak_memory_mb']:8.0f} {real['pipeline_overhead']:+9.1%} "
-                  f"{real['input_ms_per_batch']:9.2f}", flush=True)
-        off, on = rows[-2], rows[-1]
-        print(f"{'':8} XLA speed-up: {off['step_ms'] / on['step_ms']:.2f}x", flush=True)
+        pairs, peer = [], torch_settings(model) if FLAGS.torch else None
+        torch_rows = []
+        for i in range(FLAGS.pairs):
+            pair = {}
+            order = [False, True] + (["torch"] if peer else [])
+            for jit in order[i % len(order):] + order[:i % len(order)]:
+                if jit == "torch":
+                    t = run_torch(peer)
+                    torch_rows.append(t)
+                    print(f"{model:8} {'torch':>4} {t['median_ms']:10.1f} "
+                          f"{t['q25_ms']:6.1f}-{t['q75_ms']:<7.1f}", flush=True)
+                    continue
+                r = run_child(model, jit)
+                r["mfu"] = r["gflops_per_step"] / (r["median_ms"] / 1e3) / r["peak_gflops"]
+                rows.append(r)
+                pair[jit] = r
+                print(f"{model:8} {'on' if jit else 'off':>4} {r['median_ms']:10.1f} "
+                      f"{r['q25_ms']:6.1f}-{r['q75_ms']:<7.1f} {r['fit_ms_per_step']:8.1f} "
+                      f"{r['gflops_per_step']:9.2f} {r['mfu']:6.1%} {r['peak_memory_mb']:8.0f}",
+                      flush=True)
+            pairs.append(pair[False]["median_ms"] / pair[True]["median_ms"])
+        entry = {"model": model, "xla_speedups": pairs,
+                 "xla_speedup": float(np.median(pairs))}
+        print(f"{'':8} XLA speed-up (off / on, per pair): "
+              f"{', '.join(f'{p:.2f}x' for p in pairs)}", flush=True)
+        if torch_rows:
+            ours = {jit: float(np.median([r["median_ms"] for r in rows
+                                          if r["model"] == model and r["xla"] == jit]))
+                    for jit in (False, True)}
+            theirs = float(np.median([t["median_ms"] for t in torch_rows]))
+            if torch_rows[0]["parameters"] != rows[-1]["parameters"]:
+                sys.exit(f"the PyTorch peer of {model} is not our network: parameters "
+                         f"{torch_rows[0]['parameters']} vs {rows[-1]['parameters']}")
+            entry.update(torch=torch_rows, torch_median_ms=theirs,
+                         torch_over_ours={("xla_on" if j else "xla_off"): theirs / ours[j]
+                                          for j in ours})
+            print(f"{'':8} PyTorch eager {theirs:.1f} ms: ours is "
+                  f"{theirs / ours[False]:.2f}x faster (XLA off), "
+                  f"{theirs / ours[True]:.2f}x (XLA on)", flush=True)
+        if FLAGS.whole_run:
+            n = FLAGS.whole_run
+            timing = {False: {}, True: {}}
+            for jit in (False, True):
+                timing[jit][n] = whole_run_seconds(model, jit, n)
+            for jit in (True, False):
+                timing[jit][2 * n] = whole_run_seconds(model, jit, 2 * n)
+            for jit in (False, True):
+                per_step = (timing[jit][2 * n] - timing[jit][n]) / n * 1e3
+                entry[f"whole_run_ms_xla_{'on' if jit else 'off'}"] = per_step
+                print(f"{'':8} train.py, XLA {'on ' if jit else 'off'}: {n} steps "
+                      f"{timing[jit][n]:.1f} s, {2 * n} steps {timing[jit][2 * n]:.1f} s: "
+                      f"{per_step:.1f} ms/step", flush=True)
+        summary.append(entry)
     print(f"device: {rows[0]['device']}, measured matmul peak "
           f"{rows[0]['peak_gflops']:.0f} GFLOP/s (float32, 2048x2048, XLA); data: "
-          f"{rows[0]['dataset']}; mixed precision: {FLAGS.mixed_precision}")
-    print("JSON " + json.dumps(rows))
+          f"{rows[0]['dataset']}; mixed precision: {FLAGS.mixed_precision}; "
+          f"{FLAGS.steps} timed steps per process after {FLAGS.warmup}")
+    if FLAGS.out:
+        with open(FLAGS.out, "w") as f:
+            json.dump({"measurements": rows, "summary": summary}, f, indent=1)
 
 
 if __name__ == "__main__":

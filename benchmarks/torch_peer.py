@@ -1,0 +1,176 @@
+"""A PyTorch peer of our training step: the same networks, batch, losses and optimizers, trained by
+a plain eager loop, timed the same way (a timestamp per step, median and IQR after a warm-up).
+
+Not run by itself: `python -m benchmarks.train_step --torch` starts it in its own process (no
+TensorFlow imported there) with the variant's settings read from models/variants.py, and puts
+its figures beside ours. Needs PyTorch (`pip install -e ".[bench]"`), which the project itself
+never imports.
+
+The networks mirror models/networks.py layer for layer (the test of this file checks that both
+count the same parameters):
+- "dcgan", 28x28x1: G = Dense(7*7*2w, no bias)-BN-ReLU, ConvT(w, 4, s2)-BN-ReLU, ConvT(1, 4, s2)
+  tanh; D = Conv(w, 4, s2)-LReLU(0.2), Conv(2w, 4, s2, no bias)-BN-LReLU, Dense(1).
+- "mlp": G = 3 x Dense(w)-ReLU, Dense(out); D = Dense(w)-LReLU, 2 x Dense(w)-[norm]-LReLU,
+  Dense(1).
+A step is ours: `d_steps` D updates on fresh noise and real batches (plus WGAN-GP's penalty, with
+a double backward), then one G update. Real batches are drawn from tensors in memory (mnist_5k's
+digits, or the toy mixture), so the peer pays no input-pipeline cost at all.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _norm(kind, features, image):
+    if kind == "batch":
+        return nn.BatchNorm2d(features) if image else nn.BatchNorm1d(features)
+    if kind == "layer":
+        return nn.LayerNorm(features)
+    return nn.Identity()
+
+
+class Generator(nn.Module):
+    def __init__(self, s):
+        super().__init__()
+        self.s, w = s, s["width"]
+        if s["arch"] == "dcgan":
+            self.project = nn.Linear(s["input_dim"], 7 * 7 * 2 * w, bias=False)
+            self.project_bn = nn.BatchNorm1d(7 * 7 * 2 * w)
+            self.up = nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False)
+            self.up_bn = nn.BatchNorm2d(w)
+            self.out = nn.ConvTranspose2d(w, s["data_shape"][-1], 4, 2, 1)
+        else:
+            dims = [s["input_dim"], w, w, w]
+            self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
+            self.out = nn.Linear(w, math.prod(s["data_shape"]))
+
+    def forward(self, z):
+        if self.s["arch"] == "dcgan":
+            x = F.relu(self.project_bn(self.project(z))).view(-1, 2 * self.s["width"], 7, 7)
+            return torch.tanh(self.out(F.relu(self.up_bn(self.up(x)))))
+        for layer in self.hidden:
+            z = F.relu(layer(z))
+        return self.out(z)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, s):
+        super().__init__()
+        self.s, w = s, s["width"]
+        if s["arch"] == "dcgan":
+            self.conv0 = nn.Conv2d(s["data_shape"][-1], w, 4, 2, 1)
+            self.conv1 = nn.Conv2d(w, 2 * w, 4, 2, 1, bias=s["d_norm"] != "batch")
+            self.norm1 = _norm(s["d_norm"], 2 * w, True) if s["d_norm"] != "layer" else (
+                nn.LayerNorm([2 * w, 7, 7]))
+            self.logits = nn.Linear(2 * w * 7 * 7, 1)
+        else:
+            dims = [math.prod(s["data_shape"]), w, w, w]
+            self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
+            self.norms = nn.ModuleList([nn.Identity()] + [_norm(s["d_norm"], w, False)
+                                                          for _ in range(2)])
+            self.logits = nn.Linear(w, 1)
+
+    def forward(self, x):
+        if self.s["arch"] == "dcgan":
+            x = F.leaky_relu(self.conv0(x), 0.2)
+            x = F.leaky_relu(self.norm1(self.conv1(x)), 0.2)
+            return self.logits(x.flatten(1))
+        x = x.flatten(1)
+        for layer, norm in zip(self.hidden, self.norms):
+            x = F.leaky_relu(norm(layer(x)), 0.2)
+        return self.logits(x)
+
+
+def _optimizer(s, params, lr):
+    if s["optimizer"] == "rmsprop":
+        return torch.optim.RMSprop(params, lr)
+    return torch.optim.Adam(params, lr, betas=(s["beta_1"], s["beta_2"]))
+
+
+def real_batches(s):
+    """A function drawing one real batch [B, ...] from tensors in memory."""
+    if s["arch"] == "dcgan":
+        with np.load(os.path.join(ROOT, "data", "mnist_5k.npz")) as f:
+            images = torch.tensor(f["images"], dtype=torch.float32)[:, None] / 127.5 - 1.0
+        return lambda: images[torch.randint(len(images), (s["batch"],))]
+    angles = torch.arange(8) * 2 * math.pi / 8
+    centres = 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
+    return lambda: centres[torch.randint(8, (s["batch"],))] + 0.02 * torch.randn(s["batch"], 2)
+
+
+def adversarial(s, real_logits, fake_logits):
+    if s["loss"] == "wasserstein":
+        return fake_logits.mean() - real_logits.mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_cost(s, fake_logits):
+    if s["loss"] == "wasserstein":
+        return -fake_logits.mean()
+    if s["loss"] == "minimax":
+        return -F.softplus(fake_logits).mean()
+    return F.softplus(-fake_logits).mean()
+
+
+def gradient_penalty(d, real, fake):
+    eps = torch.rand([real.shape[0]] + [1] * (real.dim() - 1))
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grads, = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
+    return ((grads.flatten(1).pow(2).sum(1) + 1e-10).sqrt() - 1).pow(2).mean()
+
+
+def build(s):
+    torch.manual_seed(0)
+    g, d = Generator(s), Discriminator(s)
+    return g, d, _optimizer(s, d.parameters(), s["d_lr"]), _optimizer(s, g.parameters(), s["g_lr"])
+
+
+def measure(s, steps, warmup):
+    g, d, d_opt, g_opt = build(s)
+    real = real_batches(s)
+    batch, noise = s["batch"], s["input_dim"]
+
+    def step():
+        for _ in range(s["d_steps"]):
+            x = real()
+            fake = g(torch.randn(batch, noise)).detach()
+            loss = adversarial(s, d(x), d(fake))
+            if s["gp_weight"]:
+                loss = loss + s["gp_weight"] * gradient_penalty(d, x, fake)
+            d_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            d_opt.step()
+            if s["clip_value"]:
+                with torch.no_grad():
+                    for p in d.parameters():
+                        p.clamp_(-s["clip_value"], s["clip_value"])
+        loss = generator_cost(s, d(g(torch.randn(batch, noise))))
+        g_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        g_opt.step()
+        return float(loss)
+
+    times = []
+    for _ in range(warmup + steps):
+        step()
+        times.append(time.perf_counter())
+    timed = np.diff(times[warmup - 1:]) * 1e3
+    q25, q50, q75 = np.percentile(timed, [25, 50, 75])
+    return {"median_ms": float(q50), "q25_ms": float(q25), "q75_ms": float(q75),
+            "steps": len(timed), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "parameters": {"generator": sum(p.numel() for p in g.parameters()),
+                           "discriminator": sum(p.numel() for p in d.parameters())}}
+
+
+if __name__ == "__main__":
+    settings, steps, warmup = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    print("RESULT " + json.dumps(measure(settings, steps, warmup)), flush=True)
