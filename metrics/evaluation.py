@@ -52,27 +52,38 @@ def latent_spec_of(model):
     return LatentSpec(**{k: int(v) for k, v in model.signatures["latent_spec"]().items()})
 
 
+def class_names_of(model):
+    """The class names an export carries (trained on class folders), else ()."""
+    if "class_names" not in model.signatures:
+        return ()
+    return tuple(n.decode() for n in model.signatures["class_names"]()["names"].numpy())
+
+
 def sample_png(model, seed=0):
-    """PNG bytes of a sample grid (images: 10 x 10 from `sample`) or scatter (2-D points)."""
+    """PNG bytes of a sample grid (images: 10 x 10 from `sample`, upscaled) or scatter (2-D
+    points)."""
     sample = model.signatures["sample"]
     if sample(num_samples=tf.constant(1), seed=tf.constant(seed))["samples"].shape.rank == 2:
         points = sample(num_samples=tf.constant(2000), seed=tf.constant(seed))["samples"]
         return visualize.scatter_png(points.numpy(), title="generated samples")
     images = sample(num_samples=tf.constant(100), seed=tf.constant(seed))["samples"].numpy()
-    return visualize.png_bytes(visualize.image_grid(images, 10, 10))
+    return visualize.labelled_grid_png(images, 10, 10, title=f"samples, seed {seed}")
 
 
 def code_grids(model, seed=0):
-    """{name: PNG bytes}: AC-GAN's class grid (a row per class) or InfoGAN's traversals (a row
-    per categorical value; noise, or continuous code j from -2 to 2, across the columns)."""
+    """{name: PNG bytes}: AC-GAN's class grid (a row per class, named) or InfoGAN's traversals
+    (a row per categorical value; noise, or continuous code j from -2 to 2, across the
+    columns, labelled)."""
     spec = latent_spec_of(model)
     if not (spec.num_classes or spec.num_categorical):
         return {}
     serve = model.signatures["serving_default"]
+    names = class_names_of(model)
     grids = {}
     for tag, (latents, rows, cols) in visualize.grid_latents(spec, seed).items():
         images = serve(**{k: tf.convert_to_tensor(v) for k, v in latents.items()})["samples"]
-        grids[tag] = visualize.png_bytes(visualize.image_grid(images.numpy(), rows, cols))
+        grids[tag] = visualize.labelled_grid_png(images.numpy(), rows, cols,
+                                                 *visualize.grid_labels(spec, tag, names))
     return grids
 
 
