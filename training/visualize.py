@@ -94,7 +94,8 @@ def labelled_grid_png(images, rows, cols, row_labels=None, col_labels=None, titl
     fig = plt.figure(figsize=(width + left + 0.1, height + top + bottom), dpi=dpi)
     ax = fig.add_axes([left / (width + left + 0.1), bottom / (height + top + bottom),
                        width / (width + left + 0.1), height / (height + top + bottom)])
-    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0.0, vmax=1.0,
+    # RGB, not a colour map: a map's 256-entry table would shift grey levels.
+    ax.imshow(np.repeat(grid, 3, axis=-1) if grid.shape[-1] == 1 else grid,
               interpolation="nearest")
     tile_h, tile_w = h * scale, w * scale
     ax.set_yticks([(r + 0.5) * tile_h for r in range(rows)] if row_labels else [])
