@@ -14,7 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.datasets import DATASETS, TOY_CENTRES, TOY_STDS, DatasetError, load, make_train_dataset
+from data.datasets import (DATASETS, TOY_CENTRES, TOY_STDS, DatasetError, DatasetSpec, load,
+                           make_train_dataset)
+from data.folder import is_folder
 from metrics import scores
 from metrics.classifier import CLASSIFIER_DATASETS, load_classifier
 from metrics.classifier import predict as classify
@@ -283,26 +285,35 @@ def evaluate(saved_model, dataset, out_dir, num_samples=10000, split_size=1000, 
 
     Returns the metrics.json dict. Raises SavedModelError, EvalError, DatasetError.
     """
-    if dataset not in DATASETS:
-        raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    folder = is_folder(dataset)
+    if not folder and dataset not in DATASETS:
+        raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}, "
+                           "or folder:DIR")
     if num_samples < 1 or split_size < 1:
         raise EvalError("--num_samples and --split_size must be positive")
     start = time.time()
     model = load_sampler(saved_model)
-    spec = DATASETS[dataset]
-    probe = load(dataset, data_dir, split="test") if spec.is_image else None
-    if probe is not None and probe.note:
-        log(probe.note)
-        spec = probe.spec
     report = Report()
-    total = TOY_SAMPLES if not spec.is_image else max(num_samples, len(probe.images))
-    bar = keras.utils.Progbar(total, unit_name="sample") if progress else None
-    args = dict(num_samples=num_samples, split_size=split_size, seed=seed, data_dir=data_dir,
-                classifier_dir=classifier_dir, inception_weights=inception_weights)
-    if spec.is_image:
-        pictures = evaluate_images(model, spec, args, report, bar, log)
+    if folder:  # the pictures, and a row saying why there is nothing to score
+        spec = DatasetSpec(dataset, (), 0)
+        report.add("metrics", None, None, "not computed: a folder has no held-out split to "
+                   "score against; the PNGs are the evaluation")
+        pictures = {}
     else:
-        pictures = evaluate_toy(model, spec, seed, report, bar)
+        spec = DATASETS[dataset]
+        probe = load(dataset, data_dir, split="test") if spec.is_image else None
+        if probe is not None and probe.note:
+            log(probe.note)
+            spec = probe.spec
+        total = TOY_SAMPLES if not spec.is_image else max(num_samples, len(probe.images))
+        bar = keras.utils.Progbar(total, unit_name="sample") if progress else None
+        args = dict(num_samples=num_samples, split_size=split_size, seed=seed,
+                    data_dir=data_dir, classifier_dir=classifier_dir,
+                    inception_weights=inception_weights)
+        if spec.is_image:
+            pictures = evaluate_images(model, spec, args, report, bar, log)
+        else:
+            pictures = evaluate_toy(model, spec, seed, report, bar)
     pictures = {"samples": sample_png(model, seed), **code_grids(model, seed), **pictures}
 
     os.makedirs(out_dir, exist_ok=True)

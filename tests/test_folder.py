@@ -291,3 +291,17 @@ def test_sample_py_draws_a_class_by_name_or_index_and_refuses_bad_labels(class_r
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "cli.png").read_bytes() == (tmp_path / "dogs.png").read_bytes()
+
+
+def test_eval_of_a_folder_run_writes_named_class_grids_and_says_why_nothing_is_scored(
+        class_run, tmp_path):
+    from metrics import evaluation
+    dataset = json.loads((class_run / "run" / "config.json").read_text())["dataset_used"]
+    result = evaluation.evaluate(str(class_run / "run" / "saved_model"), dataset,
+                                 str(tmp_path / "eval"), log=lambda *a: None, progress=False)
+    assert [r["metric"] for r in result["rows"]] == ["metrics"]
+    assert "no held-out split" in result["rows"][0]["note"]
+    grid = tf.io.decode_png((tmp_path / "eval" / "classes.png").read_bytes()).numpy()
+    # Two named rows of ten 8-pixel samples, upscaled to 64 pixels, plus the names' margin.
+    assert grid.shape[0] >= 2 * 64 and grid.shape[1] > 10 * 64
+    assert (tmp_path / "eval" / "samples.png").exists()
