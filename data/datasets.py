@@ -114,7 +114,7 @@ def _tfds_source(spec, data_dir, split):
         builder.download_and_prepare()
 
     def example(ex):
-        if spec.name == "celeb_a":  # the DCGAN-paper crop: the face, 178 x 178, then 64 x 64
+        if spec.name == "celeb_a":  # the face: 178 x 178 from row 20, resized to 64 x 64
             face = tf.image.crop_to_bounding_box(ex["image"], 20, 0, 178, 178)
             image = tf.image.resize(face, spec.shape[:2], antialias=True)
             return (tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8),
