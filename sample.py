@@ -15,12 +15,17 @@ import sys
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("saved_model", None, "Directory of a generator exported by train.py.")
-flags.DEFINE_string("out", "samples.png", "PNG file to write.")
-flags.DEFINE_integer("num", 64, "Number of samples.")
-flags.DEFINE_string("label", None, "Class (AC-GAN) or categorical code value (InfoGAN) of every "
-                    "sample: an index, or a class name of a folder-trained generator.")
-flags.DEFINE_integer("seed", 0, "Seed of the latents: same seed, same pictures.")
+
+
+def define_flags():
+    """Called by the command line only: importing `write_samples` defines no flags, so it
+    can live beside eval.py's or train.py's in one process."""
+    flags.DEFINE_string("saved_model", None, "Directory of a generator exported by train.py.")
+    flags.DEFINE_string("out", "samples.png", "PNG file to write.")
+    flags.DEFINE_integer("num", 64, "Number of samples.")
+    flags.DEFINE_string("label", None, "Class (AC-GAN) or categorical code value (InfoGAN) of "
+                        "every sample: an index, or a class name of a folder-trained generator.")
+    flags.DEFINE_integer("seed", 0, "Seed of the latents: same seed, same pictures.")
 
 
 class SampleError(ValueError):
@@ -113,4 +118,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
