@@ -124,8 +124,9 @@ def scan(path, with_classes):
                               f"({len(top)} images directly in it); move each class's images into "
                               "a sub-folder named after the class, or train an unconditional model")
         if top:
-            raise FolderError(f"{path} has {len(top)} images beside its class sub-folders; move "
-                              "them into a class sub-folder (acgan learns from labelled images only)")
+            raise FolderError(f"{path} has {len(top)} images beside its class sub-folders; "
+                              "move them into a class sub-folder (acgan learns from labelled "
+                              "images only)")
         empty = [d for d, files in classes if not files]
         if empty:
             raise FolderError(f"class folder {os.path.join(path, empty[0])} holds no images; "
