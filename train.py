@@ -2,6 +2,7 @@
 
     python train.py --model=acgan                      # AC-GAN on MNIST (or mnist_5k offline)
     python train.py --model=wgan_gp --dataset=grid25 --workdir=runs/grid
+    python train.py --model=dcgan --dataset=folder:photos --image_size=64   # your own images
     tensorboard --logdir runs/acgan
 
 Defaults are each paper's (models/variants.py; the README's table); flags left unset keep them.
@@ -21,8 +22,10 @@ from training.loop import Interrupted, train
 _D = Config()
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", _D.model, list(VARIANTS), "GAN variant to train.")
-flags.DEFINE_enum("dataset", _D.dataset, list(DATASETS),
-                  "Training data; mnist falls back to the shipped mnist_5k when offline.")
+flags.DEFINE_string("dataset", _D.dataset,
+                    f"Training data: one of {', '.join(DATASETS)} (mnist falls back to the "
+                    "shipped mnist_5k when offline), or folder:DIR, a directory of images (flat, "
+                    "or one sub-folder per class for acgan).")
 flags.DEFINE_string("workdir", None, "Run directory (default: runs/<model>); rerun to resume.")
 flags.DEFINE_integer("train_steps", _D.train_steps, "Generator updates in the whole run.")
 flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch,
@@ -40,7 +43,10 @@ flags.DEFINE_float("beta_2", None, "Adam beta_2 of both optimizers (default: pap
 flags.DEFINE_float("gp_weight", None, "Gradient-penalty weight lambda (wgan_gp; default 10).")
 flags.DEFINE_float("clip_value", None, "Critic weight-clipping bound c (wgan; default 0.01).")
 flags.DEFINE_integer("width", None, "Base width: conv channels (64) or MLP units (512).")
-flags.DEFINE_integer("image_size", None, "Resize images to this side (default: dataset's).")
+flags.DEFINE_integer("image_size", None, "Resize images to this side (default: dataset's; a "
+                     "folder's images are centre-cropped to a square first).")
+flags.DEFINE_integer("channels", None, "folder: 1 (grey) or 3 (colour); default: 3 when any "
+                     "file has colour, else 1.")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_integer("log_every", _D.log_every, "Steps between TensorBoard scalar writes.")
 flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every,

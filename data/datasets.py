@@ -2,7 +2,10 @@
 
 - `mnist`, `fashion_mnist`, `cifar10`, `celeb_a`: tensorflow-datasets. A dataset that is not
   prepared locally is downloaded only when its download host answers within seconds; when it does
-  not, `mnist` falls back to the shipped `mnist_5k`, the others fail with one clear line.
+  not, `mnist` falls back to the shipped `mnist_5k`, the others fail with one clear line. Training
+  streams them from their files (`stream=True`); evaluation loads a split into memory.
+- `folder:PATH`: a directory of images (data/folder.py), flat or one sub-folder per class; only
+  the sorted file paths are in memory, the pixels are decoded in the pipeline.
 - `mnist_5k`: 5,000 real MNIST digits (500 per class) shipped in `data/mnist_5k.npz`
   (made by `data/make_mnist_5k.py`; MNIST is CC BY-SA 3.0). Split "train" is 4,000 of them
   (400 per class); split "test" holds out the last 100 of each class in file order, for
@@ -11,7 +14,10 @@
   sampled on the fly.
 
 The training pipeline is indexed by step: batch `s` is a pure function of (seed, s), so a run
-resumed at step s sees exactly the batches an uninterrupted run would have seen.
+resumed at step s sees exactly the batches an uninterrupted run would have seen. In-memory arrays
+and folders are read by index (a stateless permutation per epoch); a TFDS stream has no random
+access, so its epochs are read in file order and permuted block by block (stateless, keyed by
+seed, epoch and block), and a resumed run skips to its place by re-reading part of an epoch.
 """
 import dataclasses
 import itertools
@@ -21,6 +27,8 @@ import socket
 import numpy as np
 import tensorflow as tf
 from absl import logging
+
+from data import folder as image_folder
 
 MNIST_5K_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist_5k.npz")
 
@@ -64,11 +72,21 @@ TOY_STDS = {"ring8": 0.02, "grid25": 0.05}
 
 @dataclasses.dataclass
 class LoadedData:
-    """What a run trains on: the dataset actually used and, for images, the arrays in memory."""
+    """What a run trains on: the dataset actually used and where its examples come from: arrays
+    in memory, a folder's files, or a TFDS stream (None of them for toy data)."""
     spec: DatasetSpec
-    images: np.ndarray = None   # [N, H, W, C] uint8 (None for toy data)
+    images: np.ndarray = None   # [N, H, W, C] uint8, in memory
     labels: np.ndarray = None   # [N] int32 (zeros when the dataset has no labels)
     note: str = ""              # why the dataset differs from the one asked for, if it does
+    files: np.ndarray = None    # folder: [N] sorted paths (labels in `labels`)
+    stream: object = None       # TFDS: () -> tf.data.Dataset of (uint8 image, int32 label), one
+    size: int = 0               #   epoch in file order; `size` examples
+    class_names: tuple = ()     # folder: the class sub-folders' names
+
+    @property
+    def num_examples(self):
+        return self.size if self.stream else len(self.files if self.files is not None
+                                                  else self.images)
 
 
 def host_reachable(host, timeout=3.0):
@@ -84,7 +102,9 @@ SPLITS = ("train", "test")
 MNIST_5K_HELD_OUT_PER_CLASS = 100
 
 
-def _load_tfds(spec, data_dir, split):
+def _tfds_source(spec, data_dir, split):
+    """(epoch, size): `epoch()` reads split `split` once in file order as (uint8 image of
+    `spec.shape`, int32 label); None when it is neither prepared nor downloadable."""
     import tensorflow_datasets as tfds  # imported here: slow, and unused for shipped data
     builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
@@ -92,15 +112,23 @@ def _load_tfds(spec, data_dir, split):
             return None
         logging.info("Downloading and preparing %s into %s", spec.name, builder.data_dir)
         builder.download_and_prepare()
-    if spec.name == "celeb_a":
-        ds = builder.as_dataset(split=split).map(
-            lambda ex: tf.image.resize(tf.image.crop_to_bounding_box(ex["image"], 20, 0, 178, 178),
-                                       (64, 64), antialias=True))
-        images = np.stack([np.round(x).astype(np.uint8) for x in tfds.as_numpy(ds)])
-        return images, np.zeros(len(images), np.int32)
-    images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1,
-                                                      as_supervised=True))
-    return images.astype(np.uint8), labels.astype(np.int32)
+
+    def example(ex):
+        if spec.name == "celeb_a":  # the face: 178 x 178 from row 20, resized to 64 x 64
+            face = tf.image.crop_to_bounding_box(ex["image"], 20, 0, 178, 178)
+            image = tf.image.resize(face, spec.shape[:2], antialias=True)
+            return (tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8),
+                    tf.constant(0, tf.int32))
+        return tf.cast(ex["image"], tf.uint8), tf.cast(ex["label"], tf.int32)
+
+    def epoch():
+        # No auto-cache: it would keep a small enough split in memory, which is what streaming
+        # avoids; file order (no file shuffling) makes the stream the same at every read.
+        return builder.as_dataset(split=split, shuffle_files=False,
+                                  read_config=tfds.ReadConfig(try_autocache=False)).map(
+            example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    return epoch, builder.info.splits[split].num_examples
 
 
 def load_mnist_5k(split="train"):
@@ -114,15 +142,24 @@ def load_mnist_5k(split="train"):
     return images[keep], labels[keep]
 
 
-def load(name, data_dir=None, split="train"):
-    """Loads split `split` ("train" or "test") of dataset `name` into memory (toy data has
-    nothing to load).
+def load(name, data_dir=None, split="train", stream=False, image_size=None, channels=None,
+         with_classes=False):
+    """Split `split` ("train" or "test") of dataset `name`: arrays in memory, or with
+    `stream=True` (training) a TFDS stream or a folder's file list (toy data has nothing to load).
+
+    `image_size`, `channels`, `with_classes` shape a folder (`folder:PATH`): the side its images
+    are centre-cropped and resized to (default: their own side when they share one size), 1 or 3
+    channels (default: 3 when any file has colour), one sub-folder per class.
 
     Raises:
-        DatasetError: unknown name, or a TFDS dataset that is neither prepared nor downloadable.
+        DatasetError: unknown name, a TFDS dataset that is neither prepared nor downloadable,
+            a folder that cannot be trained on.
     """
+    if image_folder.is_folder(name):
+        return _load_folder(name, split, image_size, channels, with_classes)
     if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, "
+                           "or folder:PATH")
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     spec = DATASETS[name]
@@ -130,9 +167,13 @@ def load(name, data_dir=None, split="train"):
         return LoadedData(spec)
     if name == "mnist_5k":
         return LoadedData(spec, *load_mnist_5k(split))
-    arrays = _load_tfds(spec, data_dir, split)
-    if arrays is not None:
-        return LoadedData(spec, *arrays)
+    source = _tfds_source(spec, data_dir, split)
+    if source is not None:
+        epoch, size = source
+        if stream:
+            return LoadedData(spec, stream=epoch, size=size)
+        images, labels = zip(*((x.numpy(), y.numpy()) for x, y in epoch().batch(4096)))
+        return LoadedData(spec, np.concatenate(images), np.concatenate(labels))
     where = data_dir or "~/tensorflow_datasets"
     if name == "mnist":
         note = (f"mnist is not prepared in {where} and {spec.download_host} cannot be reached: "
@@ -144,6 +185,30 @@ def load(name, data_dir=None, split="train"):
         "--data_dir, or train on --dataset=mnist_5k")
 
 
+def _load_folder(name, split, image_size, channels, with_classes):
+    path = os.path.abspath(os.path.expanduser(name[len(image_folder.PREFIX):]))
+    if split != "train":
+        raise DatasetError(f"{name} has no held-out split; a folder is for training only")
+    try:
+        found = image_folder.scan(path, with_classes)
+    except image_folder.FolderError as e:
+        raise DatasetError(str(e)) from None
+    side = image_size
+    if side is None:
+        if len(found.sizes) > 1:
+            (h0, w0), (h1, w1) = min(found.sizes), max(found.sizes)
+            raise DatasetError(f"{path} has images of {len(found.sizes)} sizes ({h0}x{w0} to "
+                               f"{h1}x{w1}); pass --image_size=S to centre-crop and resize them "
+                               "all to SxS")
+        side = min(next(iter(found.sizes)))
+    channels = channels or found.channels
+    spec = DatasetSpec(image_folder.PREFIX + path, (side, side, channels),
+                       len(found.class_names))
+    return LoadedData(spec, labels=found.labels, files=found.files,
+                      note=image_folder.describe(found, side, channels),
+                      class_names=found.class_names)
+
+
 def _to_unit_range(images, image_size):
     """uint8 [0, 255] -> float32 [-1, 1], resized to image_size x image_size if asked."""
     x = tf.cast(images, tf.float32) / 127.5 - 1.0
@@ -153,31 +218,88 @@ def _to_unit_range(images, image_size):
     return x
 
 
+# A TFDS stream is permuted in blocks of at most this many bytes of decoded images: the memory
+# a streamed epoch holds, whatever the size of the dataset.
+SHUFFLE_BLOCK_BYTES = 64 << 20
+
+
+def _epoch_positions(step, batch_size, n, seed):
+    """Indices into N examples of batch `step`: a fresh stateless permutation every epoch."""
+    # A batch spans at most two epochs (batch_size <= n): shuffle with both epochs' seeds.
+    positions = step * batch_size + tf.range(batch_size, dtype=tf.int64)
+    first_epoch = (step * batch_size) // n
+    shuffled = [tf.random.experimental.index_shuffle(
+        positions % n, tf.stack([tf.constant(seed, tf.int64), first_epoch + i]), n - 1)
+        for i in (0, 1)]
+    return tf.where(positions // n == first_epoch, shuffled[0], shuffled[1])
+
+
+def _streamed_examples(data, seed, start):
+    """Example `start` onwards of the endless sequence of epochs of a TFDS stream, each read in
+    file order and permuted block by block with a stateless shuffle of (seed, epoch, block)."""
+    n = data.size
+    block = int(max(1, min(n, SHUFFLE_BLOCK_BYTES // np.prod(data.spec.shape))))
+    one_epoch = data.stream()
+
+    def permuted(epoch):
+        def permute(i, examples):
+            k = tf.shape(examples[1], out_type=tf.int64)[0]
+            key = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.constant(seed, tf.int64), epoch]), i)
+            order = tf.random.experimental.index_shuffle(tf.range(k), key, k - 1)
+            return tf.gather(examples[0], order), tf.gather(examples[1], order)
+        return one_epoch.batch(block).enumerate().map(permute).unbatch()
+
+    first_epoch, offset = divmod(start, n)
+    return (tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(permuted)
+            .skip(offset))
+
+
 def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None):
     """An endless tf.data.Dataset of (x, labels) batches, batch s = f(seed, s) for s >= start_step.
 
-    Images: every epoch over the N examples is a fresh stateless permutation
-    (`tf.random.experimental.index_shuffle`), read from the in-memory array; the batch is
-    `batch_size` examples scaled to [-1, 1]. Toy data: `batch_size` points drawn from the mixture
-    (uniform mode, Gaussian noise) with the step's stateless seed; the label is the mode index.
+    Images in memory or in a folder: every epoch over the N examples is a fresh stateless
+    permutation (`tf.random.experimental.index_shuffle`); a folder's files are read and decoded
+    as the batch needs them. A TFDS stream: the next `batch_size` examples of its block-permuted
+    epochs (`_streamed_examples`). The batch is scaled to [-1, 1]. Toy data: `batch_size` points
+    drawn from the mixture (uniform mode, Gaussian noise) with the step's stateless seed; the
+    label is the mode index.
     """
     seed = int(seed)
+    steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
     if data.spec.is_image:
-        if batch_size > len(data.images):
+        n = data.num_examples
+        if batch_size > n:
             raise DatasetError(f"batch of {batch_size} is larger than {data.spec.name}'s "
-                               f"{len(data.images)} examples; lower --batch_size")
+                               f"{n} examples; lower --batch_size")
+    if data.stream is not None:
+        return (_streamed_examples(data, seed, start_step * batch_size)
+                .batch(batch_size, drop_remainder=True)
+                .map(lambda x, y: (_to_unit_range(x, image_size), y),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .prefetch(tf.data.AUTOTUNE))
+    if data.files is not None:
+        files, labels = tf.constant(data.files), tf.constant(data.labels, tf.int32)
+        side, channels = data.spec.shape[0], data.spec.shape[2]
+
+        def files_at(step):
+            index = _epoch_positions(step, batch_size, n, seed)
+            return tf.gather(files, index), tf.gather(labels, index)
+
+        # A file that passed the scan but still fails to decode is dropped (logged): the batch
+        # takes the next file instead of stopping the run.
+        return (steps.map(files_at).unbatch()
+                .map(lambda f, y: (image_folder.decode(f, side, channels), y),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .ignore_errors(log_warning=True)
+                .batch(batch_size, drop_remainder=True)
+                .prefetch(tf.data.AUTOTUNE))
+    if data.spec.is_image:
         images = tf.constant(data.images)
         labels = tf.constant(data.labels, tf.int32)
-        n = int(images.shape[0])
 
         def batch_at(step):
-            # A batch spans at most two epochs (batch_size <= n): shuffle with both epochs' seeds.
-            positions = step * batch_size + tf.range(batch_size, dtype=tf.int64)
-            first_epoch = (step * batch_size) // n
-            shuffled = [tf.random.experimental.index_shuffle(
-                positions % n, tf.stack([tf.constant(seed, tf.int64), first_epoch + i]), n - 1)
-                for i in (0, 1)]
-            index = tf.where(positions // n == first_epoch, shuffled[0], shuffled[1])
+            index = _epoch_positions(step, batch_size, n, seed)
             return _to_unit_range(tf.gather(images, index), image_size), tf.gather(labels, index)
     else:
         centres = tf.constant(TOY_CENTRES[data.spec.name])
@@ -190,6 +312,5 @@ def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None):
             noise = tf.random.stateless_normal([batch_size, 2], s + [0, 1 << 40])
             return tf.gather(centres, mode) + std * noise, mode
 
-    return (tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
-            .map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return (steps.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))

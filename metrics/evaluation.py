@@ -14,7 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.datasets import DATASETS, TOY_CENTRES, TOY_STDS, DatasetError, load, make_train_dataset
+from data.datasets import (DATASETS, TOY_CENTRES, TOY_STDS, DatasetError, DatasetSpec, load,
+                           make_train_dataset)
+from data.folder import is_folder
 from metrics import scores
 from metrics.classifier import CLASSIFIER_DATASETS, load_classifier
 from metrics.classifier import predict as classify
@@ -52,27 +54,38 @@ def latent_spec_of(model):
     return latent_from_sizes(**{k: int(v) for k, v in model.signatures["latent_spec"]().items()})
 
 
+def class_names_of(model):
+    """The class names an export carries (trained on class folders), else ()."""
+    if "class_names" not in model.signatures:
+        return ()
+    return tuple(n.decode() for n in model.signatures["class_names"]()["names"].numpy())
+
+
 def sample_png(model, seed=0):
-    """PNG bytes of a sample grid (images: 10 x 10 from `sample`) or scatter (2-D points)."""
+    """PNG bytes of a sample grid (images: 10 x 10 from `sample`, upscaled) or scatter (2-D
+    points)."""
     sample = model.signatures["sample"]
     if sample(num_samples=tf.constant(1), seed=tf.constant(seed))["samples"].shape.rank == 2:
         points = sample(num_samples=tf.constant(2000), seed=tf.constant(seed))["samples"]
         return visualize.scatter_png(points.numpy(), title="generated samples")
     images = sample(num_samples=tf.constant(100), seed=tf.constant(seed))["samples"].numpy()
-    return visualize.png_bytes(visualize.image_grid(images, 10, 10))
+    return visualize.labelled_grid_png(images, 10, 10, title=f"samples, seed {seed}")
 
 
 def code_grids(model, seed=0):
-    """{name: PNG bytes}: AC-GAN's class grid (a row per class) or InfoGAN's traversals (a row
-    per categorical value; noise, or continuous code j from -2 to 2, across the columns)."""
+    """{name: PNG bytes}: AC-GAN's class grid (a row per class, named) or InfoGAN's traversals
+    (a row per categorical value; noise, or continuous code j from -2 to 2, across the
+    columns, labelled)."""
     spec = latent_spec_of(model)
     if not (spec.num_classes or spec.num_categorical):
         return {}
     serve = model.signatures["serving_default"]
+    names = class_names_of(model)
     grids = {}
     for tag, (latents, rows, cols) in visualize.grid_latents(spec, seed).items():
         images = serve(**{k: tf.convert_to_tensor(v) for k, v in latents.items()})["samples"]
-        grids[tag] = visualize.png_bytes(visualize.image_grid(images.numpy(), rows, cols))
+        grids[tag] = visualize.labelled_grid_png(images.numpy(), rows, cols,
+                                                 *visualize.grid_labels(spec, tag, names))
     return grids
 
 
@@ -272,26 +285,35 @@ def evaluate(saved_model, dataset, out_dir, num_samples=10000, split_size=1000, 
 
     Returns the metrics.json dict. Raises SavedModelError, EvalError, DatasetError.
     """
-    if dataset not in DATASETS:
-        raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    folder = is_folder(dataset)
+    if not folder and dataset not in DATASETS:
+        raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}, "
+                           "or folder:DIR")
     if num_samples < 1 or split_size < 1:
         raise EvalError("--num_samples and --split_size must be positive")
     start = time.time()
     model = load_sampler(saved_model)
-    spec = DATASETS[dataset]
-    probe = load(dataset, data_dir, split="test") if spec.is_image else None
-    if probe is not None and probe.note:
-        log(probe.note)
-        spec = probe.spec
     report = Report()
-    total = TOY_SAMPLES if not spec.is_image else max(num_samples, len(probe.images))
-    bar = keras.utils.Progbar(total, unit_name="sample") if progress else None
-    args = dict(num_samples=num_samples, split_size=split_size, seed=seed, data_dir=data_dir,
-                classifier_dir=classifier_dir, inception_weights=inception_weights)
-    if spec.is_image:
-        pictures = evaluate_images(model, spec, args, report, bar, log)
+    if folder:  # the pictures, and a row saying why there is nothing to score
+        spec = DatasetSpec(dataset, (), 0)
+        report.add("metrics", None, None, "not computed: a folder has no held-out split to "
+                   "score against; the PNGs are the evaluation")
+        pictures = {}
     else:
-        pictures = evaluate_toy(model, spec, seed, report, bar)
+        spec = DATASETS[dataset]
+        probe = load(dataset, data_dir, split="test") if spec.is_image else None
+        if probe is not None and probe.note:
+            log(probe.note)
+            spec = probe.spec
+        total = TOY_SAMPLES if not spec.is_image else max(num_samples, len(probe.images))
+        bar = keras.utils.Progbar(total, unit_name="sample") if progress else None
+        args = dict(num_samples=num_samples, split_size=split_size, seed=seed,
+                    data_dir=data_dir, classifier_dir=classifier_dir,
+                    inception_weights=inception_weights)
+        if spec.is_image:
+            pictures = evaluate_images(model, spec, args, report, bar, log)
+        else:
+            pictures = evaluate_toy(model, spec, seed, report, bar)
     pictures = {"samples": sample_png(model, seed), **code_grids(model, seed), **pictures}
 
     os.makedirs(out_dir, exist_ok=True)

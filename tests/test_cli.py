@@ -31,6 +31,11 @@ BAD_FLAGS = [
     (["--g_lr=-0.1"], "--g_lr must be positive"),
     (["--strategy=foo"], "--strategy=foo"),
     (["--strategy=multi_worker", "--dataset=mnist_5k"], "needs the TF_CONFIG"),
+    # Folders (relative to the test's working directory; `flat` holds 4 PNGs).
+    (["--dataset=folder:"], "--dataset=folder: needs a path"),
+    (["--dataset=folder:missing"], "missing does not exist; pass --dataset=folder:DIR"),
+    (["--model=acgan", "--dataset=folder:flat"], "acgan needs one sub-folder per class"),
+    (["--dataset=folder:flat", "--channels=2"], "--channels must be 1 or 3, got 2"),
 ]
 
 # Runs train.py's absl entry point on each argv in one process (importing TensorFlow once per
@@ -60,6 +65,12 @@ print(json.dumps(out))
 
 
 def test_bad_flags_exit_nonzero_with_one_clear_line(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+    (tmp_path / "flat").mkdir()
+    for i in range(4):
+        (tmp_path / "flat" / f"{i}.png").write_bytes(
+            tf.io.encode_png(np.zeros((8, 8, 1), np.uint8)).numpy())
     argvs = [[f"--workdir={tmp_path / f'run{i}'}", *args] for i, (args, _) in enumerate(BAD_FLAGS)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     env.pop("TF_CONFIG", None)

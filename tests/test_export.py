@@ -127,7 +127,8 @@ def test_eval_writes_a_png_grid(runs, model, tmp_path):
     if RUNS[model] == "ring8":
         assert image.shape[2] in (3, 4) and image.shape[0] > 100
     else:
-        assert image.shape == (280, 280, 1)  # 10 x 10 grid of 28 x 28 digits
+        # 10 x 10 grid of 28 x 28 digits, each upscaled 3x (>= 64 pixels) for viewing.
+        assert image.shape[0] >= 10 * 84 and image.shape[1] >= 10 * 84
 
 
 def test_eval_refuses_a_directory_that_is_not_an_export(tmp_path):

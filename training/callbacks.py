@@ -35,12 +35,14 @@ class ScalarLogger(keras.callbacks.Callback):
 
 
 class SamplePictures(keras.callbacks.Callback):
-    """At each epoch end, writes the fixed-noise grids (images) or a scatter over the real
-    mixture (toy data) as TensorBoard images."""
+    """At each epoch end, writes the fixed-noise grids (images; rows named by `class_names`,
+    else by class index or code value) or a scatter over the real mixture (toy data) as
+    TensorBoard images."""
 
-    def __init__(self, writer, gan, real_points=None):
+    def __init__(self, writer, gan, real_points=None, class_names=()):
         super().__init__()
         self.writer, self.gan, self.real_points = writer, gan, real_points
+        self.class_names = tuple(class_names)
         self.grids = None if real_points is not None else visualize.grid_latents(gan.latent)
 
     def pictures(self):
@@ -55,7 +57,9 @@ class SamplePictures(keras.callbacks.Callback):
         pictures = {}
         for tag, (latents, rows, cols) in self.grids.items():
             images = visualize.to_unit(generator(spec.generator_input(latents), training=False))
-            pictures[tag] = visualize.image_grid(images, rows, cols)
+            png = visualize.labelled_grid_png(
+                images, rows, cols, *visualize.grid_labels(spec, tag, self.class_names))
+            pictures[tag] = tf.io.decode_png(png, channels=3).numpy() / 255.0
         return pictures
 
     def on_epoch_end(self, epoch, logs=None):

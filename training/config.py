@@ -8,6 +8,7 @@ import json
 import os
 
 from data.datasets import DATASETS
+from data.folder import PREFIX as FOLDER_PREFIX
 from models.variants import VARIANTS
 from models.wgan import WGAN
 
@@ -21,7 +22,7 @@ class ConfigError(ValueError):
 @dataclasses.dataclass
 class Config:
     model: str = "acgan"            # gan, dcgan, wgan, wgan_gp, infogan or acgan
-    dataset: str = "mnist"          # dataset asked for (see data/datasets.py)
+    dataset: str = "mnist"          # dataset asked for (see data/datasets.py), or folder:PATH
     workdir: str = "runs/acgan"     # config.json, events, checkpoints and saved_model go here
     train_steps: int = 3000         # generator updates in the whole run
     steps_per_epoch: int = 500      # steps between sample grids and checkpoints
@@ -38,6 +39,7 @@ class Config:
     clip_value: float = None        # weight-clipping bound c (wgan)
     width: int = None               # base width: conv channels (64) or MLP units (512)
     image_size: int = None          # resize images to this side (default: the dataset's)
+    channels: int = None            # folder: 1 (grey) or 3 (default: 3 if any file has colour)
     data_dir: str = None            # tensorflow-datasets directory
     log_every: int = 1              # steps between TensorBoard scalar writes
     checkpoint_every: int = 500     # steps between checkpoints (one is also written at the end)
@@ -50,6 +52,7 @@ class Config:
     tpu: str = None                 # tpu: the TPU's name or grpc:// address
     dataset_used: str = None        # filled in: the dataset actually trained on
     dataset_note: str = None        # filled in: why it differs from `dataset`, if it does
+    class_names: list = None        # filled in: a folder's class sub-folders, in label order
 
     def save(self, path):
         tmp = path + ".tmp"
@@ -63,6 +66,9 @@ class Config:
             return cls(**json.load(f))
 
 
+# What validate and resolve know of a folder before it is read: images, classes maybe.
+_FOLDER = DATASETS["mnist_5k"]
+
 VARIANT_OVERRIDES = ("batch_size", "d_steps", "loss", "latent_dim", "d_lr", "g_lr", "beta_1",
                      "beta_2", "gp_weight", "clip_value")
 
@@ -71,9 +77,17 @@ def validate(config):
     """Raises ConfigError for settings no run can use (before any data or model is built)."""
     if config.model not in VARIANTS:
         raise ConfigError(f"unknown model {config.model!r}; choose one of {', '.join(VARIANTS)}")
-    if config.dataset not in DATASETS:
-        raise ConfigError(f"unknown dataset {config.dataset!r}; "
-                          f"choose one of {', '.join(DATASETS)}")
+    if config.dataset.startswith(FOLDER_PREFIX):
+        if not config.dataset[len(FOLDER_PREFIX):]:
+            raise ConfigError("--dataset=folder: needs a path: --dataset=folder:DIR")
+    elif config.dataset not in DATASETS:
+        raise ConfigError(f"--dataset={config.dataset} is not a dataset; choose one of "
+                          f"{', '.join(DATASETS)}, or folder:DIR (a directory of images)")
+    if config.channels is not None:
+        if config.channels not in (1, 3):
+            raise ConfigError(f"--channels must be 1 or 3, got {config.channels}")
+        if not config.dataset.startswith(FOLDER_PREFIX):
+            raise ConfigError("--channels applies to --dataset=folder:DIR only; drop it")
     if config.loss is not None and config.loss != VARIANTS[config.model].loss:
         if config.model not in ("gan", "dcgan"):
             raise ConfigError(f"--loss applies to gan and dcgan only, not {config.model} "
@@ -99,7 +113,7 @@ def validate(config):
             raise ConfigError(f"--{name} applies to the Wasserstein critics ({critics}), not "
                               f"{config.model}; drop --{name}")
     if (VARIANTS[config.model].model_class.uses_labels
-            and DATASETS[config.dataset].num_classes == 0):
+            and DATASETS.get(config.dataset, _FOLDER).num_classes == 0):
         raise ConfigError(f"{config.model} needs class labels and {config.dataset} has none; "
                           "pick a labelled dataset")
     if os.path.exists(config.workdir) and not os.path.isdir(config.workdir):
@@ -114,6 +128,6 @@ def resolve(config):
     variant = dataclasses.replace(variant, **overrides)
     filled = dataclasses.replace(config, **{k: getattr(variant, k) for k in VARIANT_OVERRIDES})
     if filled.width is None:
-        is_image = DATASETS[config.dataset].is_image
+        is_image = DATASETS.get(config.dataset, _FOLDER).is_image
         filled.width = 64 if variant.arch == "dcgan" and is_image else 512
     return filled, variant

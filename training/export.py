@@ -12,14 +12,16 @@ Contract (README, "Sampling from an exported generator"):
 - InfoGAN only: signature `infer_codes(samples)` -> `categorical_logits` [N, K] and
   `continuous_mean` [N, k]: the Q head (sharing D's trunk) on samples in the `samples` format,
   for using the code as an unsupervised classifier (eval.py).
+- Trained on a folder of class sub-folders: signature `class_names()` -> `names` string [K], the
+  sub-folder of each label, so that pictures can name their rows without the run directory.
 """
 import keras
 import tensorflow as tf
 
 
-def export_generator(generator, latent_spec, is_image, path, discriminator=None):
+def export_generator(generator, latent_spec, is_image, path, discriminator=None, class_names=()):
     """Writes `generator` with the signatures above to `path`; `discriminator` (InfoGAN) adds
-    `infer_codes`."""
+    `infer_codes`, `class_names` (one per label) adds `class_names`."""
     spec = latent_spec
 
     def to_output(x):
@@ -69,6 +71,10 @@ def export_generator(generator, latent_spec, is_image, path, discriminator=None)
         name: tf.constant(getattr(spec, name), tf.int32)
         for name in ("noise_dim", "num_classes", "num_categorical", "num_continuous")},
         input_signature=[])
+    if class_names:
+        names = list(class_names)
+        archive.add_endpoint("class_names", lambda: {"names": tf.constant(names)},
+                             input_signature=[])
     if discriminator is not None and spec.num_categorical:
         archive.track(discriminator)
 

@@ -163,14 +163,14 @@ def _restore(checkpoint, manager):
     logging.info("Resumed from %s", latest)
 
 
-def _export(gan, is_image, workdir):
+def _export(gan, is_image, workdir, class_names=()):
     """Writes the SavedModel beside the old one, then swaps it in: an export is never half done."""
     export_dir = os.path.join(workdir, "saved_model")
     new, old = export_dir + ".new", export_dir + ".old"
     for path in (new, old):
         shutil.rmtree(path, ignore_errors=True)
     export_generator(gan.generator, gan.latent, is_image, new,
-                     gan.discriminator if gan.latent.num_categorical else None)
+                     gan.discriminator if gan.latent.num_categorical else None, class_names)
     if os.path.exists(export_dir):
         os.replace(export_dir, old)
     os.replace(new, export_dir)
@@ -203,7 +203,8 @@ def train(config, verbose="auto", callbacks=()):
         raise ConfigError(f"--batch_size={config.batch_size} does not split over {replicas} "
                           f"replicas; pass a multiple of {replicas}")
     chief = is_chief(strategy)
-    data = load(config.dataset, config.data_dir)
+    data = load(config.dataset, config.data_dir, stream=True, image_size=config.image_size,
+                channels=config.channels, with_classes=variant.conditional)
     if data.note and chief:
         print(data.note, flush=True)
     shape = data.spec.shape
@@ -211,7 +212,8 @@ def train(config, verbose="auto", callbacks=()):
         shape = (config.image_size, config.image_size, shape[2])
     check_shape(variant.arch if data.spec.is_image else "mlp", shape)
     config = dataclasses.replace(config, dataset_used=data.spec.name,
-                                 dataset_note=data.note or None)
+                                 dataset_note=data.note or None,
+                                 class_names=list(data.class_names) or None)
     if chief:
         _prepare_workdir(config)
     # Saving is collective under multi-worker: the others save to a scratch dir (removed).
@@ -243,7 +245,7 @@ def train(config, verbose="auto", callbacks=()):
     callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every)]
     if chief:
         callbacks.append(SamplePictures(writer, gan, None if data.spec.is_image
-                                        else _real_points(data)))
+                                        else _real_points(data), data.class_names))
     callbacks += [checkpointer] + extra
     logs = {}
     step = start
@@ -272,7 +274,7 @@ def train(config, verbose="auto", callbacks=()):
         if not chief:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
     if chief:
-        _export(gan, data.spec.is_image, config.workdir)
+        _export(gan, data.spec.is_image, config.workdir, data.class_names)
     return logs
 
 

@@ -1,6 +1,13 @@
 """Pictures of a generator: fixed-noise grids (class rows for AC-GAN, code traversals for
-InfoGAN) and, for 2-D toy data, a scatter of samples over the real mixture."""
+InfoGAN) and, for 2-D toy data, a scatter of samples over the real mixture.
+
+Grids are drawn for people: upscaled (nearest neighbour, so pixels stay pixels) to about
+`MIN_TILE` pixels a tile, with each row named (class, code value) and traversal values over the
+columns, so a reader needs no README to tell the rows apart. TensorBoard and eval.py's PNGs
+show the same pictures.
+"""
 import io
+import math
 
 import matplotlib
 import numpy as np
@@ -10,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the non-interactive backend is chosen)
 
 GRID_COLUMNS = 10
+MIN_TILE = 64      # pixels a grid tile is upscaled to, at least (an integer factor)
+TRAVERSAL = (-2.0, 2.0)  # range of an InfoGAN continuous code across the columns
 
 
 def image_grid(images, rows, cols):
@@ -45,12 +54,63 @@ def grid_latents(spec, seed=1234):
                                  "continuous": zero_codes}, rows, cols)
         for j in range(spec.num_continuous):
             sweep = np.zeros([rows * cols, spec.num_continuous], np.float32)
-            sweep[:, j] = np.tile(np.linspace(-2.0, 2.0, cols), rows)
+            sweep[:, j] = np.tile(np.linspace(*TRAVERSAL, cols), rows)
             grids[f"continuous_{j}"] = ({"z": tf.repeat(draw["z"][:rows], cols, axis=0),
                                          "categorical": tf.repeat(tf.range(rows), cols),
                                          "continuous": tf.constant(sweep)}, rows, cols)
         return grids
     return {"samples": (spec.sample(64, [seed, 0]), 8, 8)}
+
+
+def grid_labels(spec, tag, class_names=()):
+    """(row labels, column labels, title) of grid `tag` of `grid_latents(spec)`."""
+    cols = GRID_COLUMNS
+    if tag == "classes":
+        names = list(class_names) or [str(k) for k in range(spec.num_classes)]
+        return names, None, "one row per class, the same noise down each column"
+    if tag == "categorical":
+        return ([f"c={k}" for k in range(spec.num_categorical)], None,
+                "one row per categorical code value, noise varies across the columns")
+    if tag.startswith("continuous_"):
+        j = tag.split("_")[1]
+        return ([f"c={k}" for k in range(spec.num_categorical)],
+                [f"{v:+.1f}" for v in np.linspace(*TRAVERSAL, cols)],
+                f"continuous code {j} across the columns, noise fixed per row")
+    return None, None, ""
+
+
+def labelled_grid_png(images, rows, cols, row_labels=None, col_labels=None, title=""):
+    """PNG bytes of a [rows * cols, H, W, C] grid in [0, 1], upscaled to >= MIN_TILE pixels a
+    tile, with optional row / column labels and a title."""
+    grid = np.asarray(image_grid(images, rows, cols))
+    h, w = grid.shape[0] // rows, grid.shape[1] // cols
+    scale = max(1, math.ceil(MIN_TILE / min(h, w)))
+    grid = grid.repeat(scale, 0).repeat(scale, 1)
+    dpi = 100
+    left = 1.1 if row_labels else 0.1
+    top = 0.5 if title else 0.1
+    bottom = 0.35 if col_labels else 0.1
+    width, height = grid.shape[1] / dpi, grid.shape[0] / dpi
+    fig = plt.figure(figsize=(width + left + 0.1, height + top + bottom), dpi=dpi)
+    ax = fig.add_axes([left / (width + left + 0.1), bottom / (height + top + bottom),
+                       width / (width + left + 0.1), height / (height + top + bottom)])
+    # RGB, not a colour map: a map's 256-entry table would shift grey levels.
+    ax.imshow(np.repeat(grid, 3, axis=-1) if grid.shape[-1] == 1 else grid,
+              interpolation="nearest")
+    tile_h, tile_w = h * scale, w * scale
+    ax.set_yticks([(r + 0.5) * tile_h for r in range(rows)] if row_labels else [])
+    ax.set_yticklabels(row_labels or [])
+    ax.set_xticks([(c + 0.5) * tile_w for c in range(cols)] if col_labels else [])
+    ax.set_xticklabels(col_labels or [])
+    ax.tick_params(length=0, labelsize=9)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def to_unit(images):
