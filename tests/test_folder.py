@@ -257,8 +257,8 @@ def test_labelled_grid_is_upscaled_pixel_for_pixel_with_named_rows():
 
 
 def test_grid_labels_name_classes_codes_and_traversal_values():
-    from models.latent import LatentSpec
-    acgan, infogan = LatentSpec(4, num_classes=2), LatentSpec(4, 0, 3, 1)
+    from models import ClassLatent, CodeLatent
+    acgan, infogan = ClassLatent(4, num_classes=2), CodeLatent(4, 3, 1)
     assert visualize.grid_labels(acgan, "classes", ("cats", "dogs"))[0] == ["cats", "dogs"]
     assert visualize.grid_labels(acgan, "classes")[0] == ["0", "1"]
     rows, cols, _ = visualize.grid_labels(infogan, "continuous_0")

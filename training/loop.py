@@ -204,7 +204,7 @@ def train(config, verbose="auto", callbacks=()):
                           f"replicas; pass a multiple of {replicas}")
     chief = is_chief(strategy)
     data = load(config.dataset, config.data_dir, stream=True, image_size=config.image_size,
-                channels=config.channels, with_classes=variant.conditional)
+                channels=config.channels, with_classes=variant.model_class.uses_labels)
     if data.note and chief:
         print(data.note, flush=True)
     shape = data.spec.shape
