@@ -147,7 +147,8 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
     outputs = [p.communicate(timeout=300)[0] for p in processes]
     for p, out in zip(processes, outputs):
         assert p.returncode == 0, out[-3000:]
-    assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "saved_model", "train"]
+    assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "run.lock",
+                                           "saved_model", "train"]
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-4")
     for index in range(2):  # the worker's scratch checkpoints are gone
         assert os.listdir(tmp_path / f"tmp{index}") == []

@@ -2,6 +2,7 @@
 
 Run directory (`config.workdir`):
     config.json      every resolved setting, and the dataset actually used
+    run.lock         held (flock) by the process writing the run: one writer at a time
     train/           TensorBoard events (scalars per step, pictures per epoch)
     checkpoints/     tf.train.Checkpoint: G, D, both optimizers (with slots), step
     saved_model/     the exported generator (training/export.py)
@@ -27,6 +28,7 @@ from training.callbacks import (Checkpointer, NonFiniteGuard, RunError, SamplePi
 from training.config import Config, ConfigError, resolve
 from training.distribute import is_chief, make_strategy
 from training.export import export_generator
+from training.workdir import WorkdirLock
 
 # Settings that must match for a workdir to be resumed.
 RUN_IDENTITY = ("model", "dataset_used", "image_size", "latent_dim", "width", "batch_size",
@@ -190,11 +192,21 @@ def train(config, verbose="auto", callbacks=()):
     `model.stop_training` ends the run early: the step is checkpointed and exported.
 
     Raises:
-        ConfigError, DatasetError: settings or data that cannot work (before any write).
+        ConfigError, DatasetError: settings or data that cannot work, or a workdir another
+            live process is writing (before any write).
         RunError: training had to stop (non-finite values, a checkpoint that cannot be read or
             written); the message says what is intact.
         Interrupted: SIGINT/SIGTERM; the current step was checkpointed.
     """
+    locks = []
+    try:
+        return _train(config, verbose, callbacks, locks)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _train(config, verbose, callbacks, locks):
     config, variant = resolve(config)
     strategy = make_strategy(config.strategy, config.devices and config.devices.split(","),
                              config.tpu)
@@ -212,7 +224,8 @@ def train(config, verbose="auto", callbacks=()):
     check_shape(variant.arch if data.spec.is_image else "mlp", shape)
     config = dataclasses.replace(config, dataset_used=data.spec.name,
                                  dataset_note=data.note or None)
-    if chief:
+    if chief:  # the lock first: --overwrite must never remove a live run
+        locks.append(WorkdirLock(config.workdir))
         _prepare_workdir(config)
     # Saving is collective under multi-worker: the others save to a scratch dir (removed).
     checkpoint_dir = (os.path.join(config.workdir, "checkpoints") if chief
