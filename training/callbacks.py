@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training import visualize
+from training import visualize, workdir
 
 
 class ScalarLogger(keras.callbacks.Callback):
@@ -94,8 +94,9 @@ class Checkpointer(keras.callbacks.Callback):
 
     tf.train.CheckpointManager writes the data files first and only then points the
     `checkpoint` state file at them (an atomic rename), so a kill or a full disk during a save
-    leaves the previous checkpoint the one that is restored. Diverged (non-finite) weights are
-    never saved."""
+    leaves the previous checkpoint the one that is restored. A save that fails removes what it
+    wrote (a `ckpt-N_temp/` directory, partial `ckpt-N.*` files) and says why in plain words.
+    Diverged (non-finite) weights are never saved."""
 
     def __init__(self, manager, gan, start_step, every, last_step):
         super().__init__()
@@ -121,13 +122,18 @@ class Checkpointer(keras.callbacks.Callback):
         try:
             path = self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as e:
-            reason = getattr(e, "message", None) or str(e)
+            workdir.remove_partial_checkpoint(self.manager.directory, step)
+            needed = workdir.checkpoint_size(latest, self.gan.weights + self._optimizer_vars())
+            cause, fix = workdir.write_failure(e, self.manager.directory, needed)
             raise RunError(f"could not write the step-{step} checkpoint in "
-                           f"{self.manager.directory}: {reason.splitlines()[0]}; "
-                           f"{latest or 'no earlier checkpoint'} is intact: free space or fix "
-                           "permissions, then rerun the same command to resume") from None
+                           f"{self.manager.directory}: {cause}; its partial files were removed "
+                           f"and {latest or 'no earlier checkpoint'} is intact: {fix}, then "
+                           "rerun the same command to resume") from None
         self.saved_step = step
         return path
+
+    def _optimizer_vars(self):
+        return list(self.gan.d_optimizer.variables) + list(self.gan.g_optimizer.variables)
 
 
 class StopOnSignal(keras.callbacks.Callback):

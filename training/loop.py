@@ -28,7 +28,7 @@ from training.callbacks import (Checkpointer, NonFiniteGuard, RunError, SamplePi
 from training.config import Config, ConfigError, resolve
 from training.distribute import is_chief, make_strategy
 from training.export import export_generator
-from training.workdir import WorkdirLock
+from training.workdir import WorkdirLock, tree_size, write_failure
 
 # Settings that must match for a workdir to be resumed.
 RUN_IDENTITY = ("model", "dataset_used", "image_size", "latent_dim", "width", "batch_size",
@@ -165,14 +165,24 @@ def _restore(checkpoint, manager):
     logging.info("Resumed from %s", latest)
 
 
-def _export(gan, is_image, workdir):
-    """Writes the SavedModel beside the old one, then swaps it in: an export is never half done."""
+def _export(gan, is_image, workdir, checkpoint):
+    """Writes the SavedModel beside the old one, then swaps it in: an export is never half done.
+    One that fails removes its partial files; the previous export and `checkpoint` stay."""
     export_dir = os.path.join(workdir, "saved_model")
     new, old = export_dir + ".new", export_dir + ".old"
     for path in (new, old):
         shutil.rmtree(path, ignore_errors=True)
-    export_generator(gan.generator, gan.latent, is_image, new,
-                     gan.discriminator if gan.latent.num_categorical else None)
+    try:
+        export_generator(gan.generator, gan.latent, is_image, new,
+                         gan.discriminator if gan.latent.num_categorical else None)
+    except (OSError, tf.errors.OpError) as e:
+        shutil.rmtree(new, ignore_errors=True)
+        previous = os.path.exists(export_dir)
+        cause, fix = write_failure(e, workdir, tree_size(export_dir) if previous else None)
+        raise RunError(f"could not export the generator to {export_dir}: {cause}; its partial "
+                       f"files were removed, {'the previous export and ' if previous else ''}"
+                       f"{checkpoint or 'the checkpoints'} are intact: {fix}, then rerun the "
+                       "same command to export") from None
     if os.path.exists(export_dir):
         os.replace(export_dir, old)
     os.replace(new, export_dir)
@@ -194,8 +204,8 @@ def train(config, verbose="auto", callbacks=()):
     Raises:
         ConfigError, DatasetError: settings or data that cannot work, or a workdir another
             live process is writing (before any write).
-        RunError: training had to stop (non-finite values, a checkpoint that cannot be read or
-            written); the message says what is intact.
+        RunError: training had to stop (non-finite values, a checkpoint or export that cannot
+            be read or written); the message says what is intact.
         Interrupted: SIGINT/SIGTERM; the current step was checkpointed.
     """
     locks = []
@@ -285,7 +295,7 @@ def _train(config, verbose, callbacks, locks):
         if not chief:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
     if chief:
-        _export(gan, data.spec.is_image, config.workdir)
+        _export(gan, data.spec.is_image, config.workdir, manager.latest_checkpoint)
     return logs
 
 
