@@ -43,6 +43,9 @@ flags.DEFINE_integer("width", None, "Base width: conv channels (64) or MLP units
 flags.DEFINE_integer("image_size", None, "Resize images to this side (default: dataset's).")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_integer("log_every", _D.log_every, "Steps between TensorBoard scalar writes.")
+flags.DEFINE_integer("print_every", _D.print_every,
+                     "Steps between plain progress lines when stdout is not a terminal (a log "
+                     "file or pipe); on a terminal Keras's progress bar is shown instead.")
 flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every,
                      "Steps between checkpoints (one is also written at the end).")
 flags.DEFINE_integer("keep_checkpoints", _D.keep_checkpoints, "Latest checkpoints to keep.")

@@ -1,5 +1,5 @@
 """Never lose a run: kill -9 and resume bit-exactly, Ctrl-C, NaN guard, damaged checkpoints,
-refused mismatches, a real full disk."""
+refused mismatches, one writer per workdir, a real full disk, plain logs in a file."""
 import glob
 import os
 import shutil
@@ -222,6 +222,41 @@ def test_full_disk_removes_partial_saves_keeps_earlier_ones_and_the_rerun_resume
     assert saved_steps(config.workdir) == [2, 4]
     assert weights.read_bytes() != export_bytes  # the step-4 generator
     assert not glob.glob(str(small_disk / "run" / "**" / "*temp*"), recursive=True)
+
+
+def test_one_writer_per_workdir_and_plain_log_lines_in_a_file(tmp_path):
+    """A second train.py on a live workdir is refused (also with --overwrite, which must not
+    remove a live run); once the first is killed with SIGKILL, the next one takes the lock,
+    says where it resumes, and logs plain lines to a file."""
+    workdir = tmp_path / "run"
+    first = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--checkpoint_every=20",
+                      wait=False)
+    deadline = time.time() + 300
+    while not saved_steps(workdir) and time.time() < deadline:
+        time.sleep(0.05)
+    second = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--overwrite")
+    assert first.poll() is None, "the first run must still be live"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr[-3000:]
+    assert (f"error: --workdir {workdir} is in use by another training run (pid {first.pid} "
+            in second.stderr), second.stderr[-3000:]
+    step = max(saved_steps(workdir))  # --overwrite removed nothing of the live run
+    assert step >= 20 and (workdir / "config.json").exists()
+
+    with open(tmp_path / "out.log", "w") as out, open(tmp_path / "err.log", "w") as err:
+        resumed = run_train(workdir, *TOY_RUN, f"--train_steps={step + 20}",
+                            "--print_every=10", stdout=out, stderr=err)
+    out, err = (tmp_path / "out.log").read_bytes(), (tmp_path / "err.log").read_bytes()
+    assert resumed.returncode == 0, err[-3000:]
+    lines = out.decode().split("\n")
+    assert lines[0] == f"resuming from step {step} (checkpoints/ckpt-{step})", out
+    assert [line.split(":")[0] for line in lines[1:3]] == [f"step {step + 10}/{step + 20}",
+                                                            f"step {step + 20}/{step + 20}"]
+    assert "g_loss=" in lines[1] and "ms/step" in lines[1]
+    for text in (out, err):  # bytes: no progress bar, so no carriage return or escape code
+        assert b"\r" not in text and b"\x1b" not in text and b"\b" not in text
+    assert saved_steps(workdir)[-1] == step + 20
 
 
 def test_unwritable_workdir_is_refused(tmp_path):

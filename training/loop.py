@@ -13,18 +13,18 @@ run sees the batches the uninterrupted one would have seen.
 import dataclasses
 import os
 import shutil
+import sys
 import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from data.datasets import load, make_train_dataset
 from models.gan import GAN
 from models.networks import check_shape
-from training.callbacks import (Checkpointer, NonFiniteGuard, RunError, SamplePictures,
-                                ScalarLogger, StopOnSignal)
+from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
+                                SamplePictures, ScalarLogger, StopOnSignal)
 from training.config import Config, ConfigError, resolve
 from training.distribute import is_chief, make_strategy
 from training.export import export_generator
@@ -152,7 +152,7 @@ def _restore(checkpoint, manager):
     """Restores the latest checkpoint, if any; a damaged one is reported, never trained over."""
     latest = manager.latest_checkpoint
     if not latest:
-        return
+        return None
     try:
         checkpoint.restore(latest).assert_existing_objects_matched()
     except Exception as e:  # noqa: BLE001 - whatever the damage, the answer is the same
@@ -162,7 +162,7 @@ def _restore(checkpoint, manager):
                        "from another model: delete its files to resume from "
                        f"{older[-1] if older else 'scratch'}, or pass --overwrite to start over"
                        ) from None
-    logging.info("Resumed from %s", latest)
+    return latest
 
 
 def _export(gan, is_image, workdir, checkpoint):
@@ -198,6 +198,9 @@ def _real_points(data, n=1000):
 def train(config, verbose="auto", callbacks=()):
     """Trains (or resumes) the run described by `config`; returns the last step's logs.
 
+    `verbose`: "auto" shows Keras's progress bar when stdout is a terminal and plain lines
+    every `config.print_every` steps otherwise (a log file gets no carriage returns or escape
+    codes); other values go to `fit` as they are (0: silent).
     `callbacks`: extra Keras callbacks (their `model` is the GAN). One that sets
     `model.stop_training` ends the run early: the step is checkpointed and exported.
 
@@ -214,6 +217,15 @@ def train(config, verbose="auto", callbacks=()):
     finally:
         for lock in locks:
             lock.release()
+
+
+def _progress(verbose, chief, start, config):
+    """(fit's verbose, [callback]) of `train`'s `verbose`: see there."""
+    if not chief:
+        return 0, []
+    if verbose == "auto" and not sys.stdout.isatty():
+        return 0, [ProgressLines(start, config.train_steps, config.print_every)]
+    return verbose, []
 
 
 def _train(config, verbose, callbacks, locks):
@@ -249,11 +261,14 @@ def _train(config, verbose, callbacks, locks):
                                              max_to_keep=config.keep_checkpoints)
         if not chief:  # restore what the chief saved
             manager = _ReadFrom(manager, os.path.join(config.workdir, "checkpoints"))
-        _restore(checkpoint, manager)
+        resumed = _restore(checkpoint, manager)
         # A checkpoint restores the learning rates it was saved with; the run's flags win.
         gan.d_optimizer.learning_rate = variant.d_lr
         gan.g_optimizer.learning_rate = variant.g_lr
     start = int(gan.step.numpy())
+    if resumed:
+        print(f"resuming from step {start} ({os.path.relpath(resumed, config.workdir)})",
+              flush=True)
 
     writer = (tf.summary.create_file_writer(os.path.join(config.workdir, "train")) if chief
               else tf.summary.create_noop_writer())
@@ -263,11 +278,12 @@ def _train(config, verbose, callbacks, locks):
     guard = NonFiniteGuard(start, ignore=("d_grad_norm", "g_grad_norm")
                            if config.mixed_precision else ())
     extra = list(callbacks)
+    verbose, progress = _progress(verbose, chief, start, config)
     callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every)]
     if chief:
         callbacks.append(SamplePictures(writer, gan, None if data.spec.is_image
                                         else _real_points(data)))
-    callbacks += [checkpointer] + extra
+    callbacks += [checkpointer] + progress + extra
     logs = {}
     step = start
     try:
@@ -279,7 +295,7 @@ def _train(config, verbose, callbacks, locks):
                 config.batch_size, variant.d_steps)
             history = gan.fit(dataset, initial_epoch=initial_epoch, epochs=epochs,
                               steps_per_epoch=steps, callbacks=callbacks,
-                              verbose=verbose if chief else 0, shuffle=False)
+                              verbose=verbose, shuffle=False)
             logs = {k: float(np.asarray(v[-1]).reshape(-1)[0])
                     for k, v in history.history.items()}
             step = int(gan.step.numpy())
