@@ -7,6 +7,7 @@
 Defaults are each paper's (models/variants.py; the README's table); flags left unset keep them.
 """
 import dataclasses
+import shlex
 import sys
 
 from absl import app, flags, logging
@@ -16,7 +17,7 @@ from models.variants import VARIANTS
 from training.config import LOSS_CHOICES, Config, ConfigError
 from training.distribute import STRATEGIES, split_cpu
 from training.callbacks import RunError
-from training.loop import Interrupted, train
+from training.loop import Interrupted, LostWorker, train
 
 _D = Config()
 FLAGS = flags.FLAGS
@@ -83,6 +84,9 @@ def main(argv):
     config = config_from_flags()
     try:
         logs = train(config)
+    except LostWorker as e:
+        command = shlex.join(["python"] + sys.argv)
+        sys.exit(f"error: {e}: {command}")
     except (ConfigError, DatasetError, RunError) as e:
         sys.exit(f"error: {e}")
     except Interrupted as e:

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from training import visualize, workdir
+from training.distribute import is_peer_failure
 
 
 class ScalarLogger(keras.callbacks.Callback):
@@ -147,6 +148,8 @@ class Checkpointer(keras.callbacks.Callback):
         try:
             path = self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as e:
+            if is_peer_failure(e, self.gan.distribute_strategy):
+                raise  # a lost worker, not a bad disk: train() reports it
             workdir.remove_partial_checkpoint(self.manager.directory, step)
             needed = workdir.checkpoint_size(latest, self.gan.weights + self._optimizer_vars())
             cause, fix = workdir.write_failure(e, self.manager.directory, needed)

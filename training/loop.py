@@ -26,7 +26,7 @@ from models.networks import check_shape
 from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
                                 SamplePictures, ScalarLogger, StopOnSignal)
 from training.config import Config, ConfigError, resolve
-from training.distribute import is_chief, make_strategy
+from training.distribute import is_chief, is_peer_failure, lost_peers, make_strategy
 from training.export import export_generator
 from training.workdir import WorkdirLock, tree_size, write_failure
 
@@ -116,6 +116,10 @@ def epoch_segments(step, total, steps_per_epoch):
 
 class Interrupted(Exception):
     """The run stopped on a signal after saving its checkpoint."""
+
+
+class LostWorker(RunError):
+    """A peer of the cluster died; the message names it and the checkpoint to resume from."""
 
 
 def _prepare_workdir(config):
@@ -208,7 +212,8 @@ def train(config, verbose="auto", callbacks=()):
         ConfigError, DatasetError: settings or data that cannot work, or a workdir another
             live process is writing (before any write).
         RunError: training had to stop (non-finite values, a checkpoint or export that cannot
-            be read or written); the message says what is intact.
+            be read or written); the message says what is intact. LostWorker: a peer of the
+            cluster died.
         Interrupted: SIGINT/SIGTERM; the current step was checkpointed.
     """
     locks = []
@@ -306,6 +311,10 @@ def _train(config, verbose, callbacks, locks):
             if gan.stop_training:  # an extra callback asked to stop
                 checkpointer.save()
                 break
+    except tf.errors.OpError as e:
+        if not is_peer_failure(e, strategy):
+            raise
+        raise _lost_worker(e, strategy, gan, manager, config.workdir) from None
     finally:
         writer.close()
         if not chief:
@@ -313,6 +322,20 @@ def _train(config, verbose, callbacks, locks):
     if chief:
         _export(gan, data.spec.is_image, config.workdir, manager.latest_checkpoint)
     return logs
+
+
+def _lost_worker(error, strategy, gan, manager, workdir):
+    peers = lost_peers(error, strategy)
+    try:
+        at = f" at step {int(gan.step.numpy())}"
+    except Exception:  # noqa: BLE001 - the step is a courtesy; the report must not fail
+        at = ""
+    latest = manager.latest_checkpoint
+    intact = (f"the last intact checkpoint is {os.path.relpath(latest, workdir)} in {workdir}"
+              if latest else "no checkpoint was written yet")
+    return LostWorker(f"lost {' and '.join(peers) or 'a peer'} of the cluster{at} (its "
+                      f"collectives were aborted: it stopped or became unreachable); {intact}; "
+                      "restart every worker with its TF_CONFIG and the same command to resume")
 
 
 class _ReadFrom:
