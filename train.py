@@ -67,6 +67,10 @@ flags.DEFINE_integer("cpu_devices", None,
 flags.DEFINE_string("tpu", None, "tpu: the TPU's name or grpc:// address.")
 
 
+# Exit status of a worker whose peer was lost (EX_TEMPFAIL): restarting the cluster resumes it.
+LOST_WORKER_STATUS = 75
+
+
 def config_from_flags():
     fields = {f.name: FLAGS[f.name].value for f in dataclasses.fields(Config) if f.name in FLAGS}
     fields["workdir"] = FLAGS.workdir or f"runs/{FLAGS.model}"
@@ -86,7 +90,8 @@ def main(argv):
         logs = train(config)
     except LostWorker as e:
         command = shlex.join(["python"] + sys.argv)
-        sys.exit(f"error: {e}: {command}")
+        print(f"error: {e}: {command}", file=sys.stderr)
+        sys.exit(LOST_WORKER_STATUS)
     except (ConfigError, DatasetError, RunError) as e:
         sys.exit(f"error: {e}")
     except Interrupted as e:
