@@ -23,7 +23,7 @@ TOY_RUN = ["--model=gan", "--dataset=ring8", "--width=32", "--batch_size=16",
            "--steps_per_epoch=20"]
 
 
-def run_train(workdir, *args, wait=True, stdout=None, stderr=None):
+def run_train(workdir, *args, wait=True, stdout=None, stderr=None, timeout=600):
     """train.py in a subprocess; `stdout`, `stderr`: files to write to (else captured)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     command = [sys.executable, os.path.join(ROOT, "train.py"), f"--workdir={workdir}", *args]
@@ -31,7 +31,7 @@ def run_train(workdir, *args, wait=True, stdout=None, stderr=None):
         return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
     return subprocess.run(command, env=env, stdout=stdout or subprocess.PIPE,
-                          stderr=stderr or subprocess.PIPE, text=True, timeout=600)
+                          stderr=stderr or subprocess.PIPE, text=True, timeout=timeout)
 
 
 def checkpoint_state(workdir):
@@ -234,10 +234,13 @@ def test_one_writer_per_workdir_and_plain_log_lines_in_a_file(tmp_path):
     deadline = time.time() + 300
     while not saved_steps(workdir) and time.time() < deadline:
         time.sleep(0.05)
-    second = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--overwrite")
-    assert first.poll() is None, "the first run must still be live"
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    try:  # a refusal comes before any training: a second run that trains is a failure
+        second = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--overwrite",
+                           timeout=180)
+        assert first.poll() is None, "the first run must still be live"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
     assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr[-3000:]
     assert (f"error: --workdir {workdir} is in use by another training run (pid {first.pid} "
             in second.stderr), second.stderr[-3000:]
