@@ -8,6 +8,7 @@
 Defaults are each paper's (models/variants.py; the README's table); flags left unset keep them.
 """
 import dataclasses
+import shlex
 import sys
 
 from absl import app, flags, logging
@@ -17,7 +18,7 @@ from models.variants import VARIANTS
 from training.config import LOSS_CHOICES, Config, ConfigError
 from training.distribute import STRATEGIES, split_cpu
 from training.callbacks import RunError
-from training.loop import Interrupted, train
+from training.loop import Interrupted, LostWorker, train
 
 _D = Config()
 FLAGS = flags.FLAGS
@@ -49,6 +50,9 @@ flags.DEFINE_integer("channels", None, "folder: 1 (grey) or 3 (colour); default:
                      "file has colour, else 1.")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_integer("log_every", _D.log_every, "Steps between TensorBoard scalar writes.")
+flags.DEFINE_integer("print_every", _D.print_every,
+                     "Steps between plain progress lines when stdout is not a terminal (a log "
+                     "file or pipe); on a terminal Keras's progress bar is shown instead.")
 flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every,
                      "Steps between checkpoints (one is also written at the end).")
 flags.DEFINE_integer("keep_checkpoints", _D.keep_checkpoints, "Latest checkpoints to keep.")
@@ -69,6 +73,10 @@ flags.DEFINE_integer("cpu_devices", None,
 flags.DEFINE_string("tpu", None, "tpu: the TPU's name or grpc:// address.")
 
 
+# Exit status of a worker whose peer was lost (EX_TEMPFAIL): restarting the cluster resumes it.
+LOST_WORKER_STATUS = 75
+
+
 def config_from_flags():
     fields = {f.name: FLAGS[f.name].value for f in dataclasses.fields(Config) if f.name in FLAGS}
     fields["workdir"] = FLAGS.workdir or f"runs/{FLAGS.model}"
@@ -86,6 +94,10 @@ def main(argv):
     config = config_from_flags()
     try:
         logs = train(config)
+    except LostWorker as e:
+        command = shlex.join(["python"] + sys.argv)
+        print(f"error: {e}: {command}", file=sys.stderr)
+        sys.exit(LOST_WORKER_STATUS)
     except (ConfigError, DatasetError, RunError) as e:
         sys.exit(f"error: {e}")
     except Interrupted as e:

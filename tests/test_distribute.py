@@ -2,9 +2,11 @@
 mixed precision run; a two-worker cluster on 127.0.0.1 checkpoints from the chief alone."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -128,31 +130,91 @@ def _free_ports(n):
     return ports
 
 
-def test_two_workers_train_and_only_the_chief_writes(tmp_path):
-    workdir = tmp_path / "run"
-    ports = _free_ports(2)
+def start_workers(tmp_path, workdir, args, ports, run="run"):
+    """Starts worker 0 and 1 of a cluster on 127.0.0.1 `ports`; their output goes to
+    tmp_path/<run>-<index>.log (a file, so a long run never blocks on a full pipe)."""
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     processes = []
     for index in range(2):
-        scratch = tmp_path / f"tmp{index}"
+        scratch = tmp_path / f"{run}-tmp{index}"
         scratch.mkdir()
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, TMPDIR=str(scratch),
                    TF_CONFIG=json.dumps({"cluster": cluster,
                                          "task": {"type": "worker", "index": index}}))
-        processes.append(subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "train.py"), "--strategy=multi_worker",
-             "--model=wgan_gp", "--dataset=ring8", f"--workdir={workdir}", "--train_steps=4",
-             "--steps_per_epoch=2", "--checkpoint_every=2", "--width=16", "--batch_size=8"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=300)[0] for p in processes]
-    for p, out in zip(processes, outputs):
+        with open(tmp_path / f"{run}-{index}.log", "w") as log:
+            processes.append(subprocess.Popen(
+                [sys.executable, os.path.join(ROOT, "train.py"), "--strategy=multi_worker",
+                 f"--workdir={workdir}", *args], env=env, stdout=log, stderr=subprocess.STDOUT))
+    return processes
+
+
+def finish(processes, tmp_path, run="run", timeout=300):
+    """Waits for the workers; returns their output."""
+    for p in processes:
+        p.wait(timeout=timeout)
+    return [(tmp_path / f"{run}-{i}.log").read_text() for i in range(len(processes))]
+
+
+def checkpoint_values(path):
+    reader = tf.train.load_checkpoint(path)
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
+            if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))}
+
+
+def test_two_workers_only_the_chief_writes_and_a_lost_worker_is_reported_then_resumed(
+        tmp_path):
+    """An uninterrupted two-worker run (only the chief writes), and the same run with worker 1
+    killed mid-run: worker 0 stops with one line, the restarted cluster resumes from the last
+    checkpoint and ends bit-identical to the uninterrupted run."""
+    args = ["--model=gan", "--dataset=ring8", "--width=16", "--batch_size=8",
+            "--train_steps=30", "--steps_per_epoch=10", "--checkpoint_every=10"]
+    reference = tmp_path / "reference"
+    processes = start_workers(tmp_path, reference, args, _free_ports(2), run="reference")
+    for p, out in zip(processes, finish(processes, tmp_path, run="reference")):
         assert p.returncode == 0, out[-3000:]
-    assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "saved_model", "train"]
-    assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-4")
-    for index in range(2):  # the worker's scratch checkpoints are gone
-        assert os.listdir(tmp_path / f"tmp{index}") == []
-    config, variant = resolve(Config.load(str(workdir / "config.json")))
-    gan = build_gan(config, variant, (2,), 25)
-    make_checkpoint(gan).restore(str(workdir / "checkpoints" / "ckpt-4")
+    assert sorted(os.listdir(reference)) == ["checkpoints", "config.json", "run.lock",
+                                             "saved_model", "train"]
+    for index in range(2):  # the workers' scratch checkpoints are gone
+        assert os.listdir(tmp_path / f"reference-tmp{index}") == []
+    config, variant = resolve(Config.load(str(reference / "config.json")))
+    spec = load(config.dataset).spec
+    gan = build_gan(config, variant, spec.shape, spec.num_classes)
+    make_checkpoint(gan).restore(str(reference / "checkpoints" / "ckpt-30")
                                  ).assert_existing_objects_matched()
-    assert int(gan.step.numpy()) == 4
+    assert int(gan.step.numpy()) == 30
+
+    workdir, checkpoints = tmp_path / "killed", tmp_path / "killed" / "checkpoints"
+    ports = _free_ports(2)
+    processes = start_workers(tmp_path, workdir, args, ports)
+    deadline = time.time() + 300
+    while not tf.train.latest_checkpoint(str(checkpoints)) and time.time() < deadline:
+        time.sleep(0.05)
+    processes[1].send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    try:
+        processes[0].wait(timeout=60)
+    finally:
+        processes[0].kill()
+    waited = time.time() - killed_at
+    out = (tmp_path / "run-0.log").read_text()
+    assert processes[0].returncode == 75, out[-3000:]  # EX_TEMPFAIL: restart the cluster
+    last = tf.train.latest_checkpoint(str(checkpoints))
+    step = int(last.rsplit("-", 1)[1])
+    assert step < 30, "the kill must land mid-run"
+    error = [line for line in out.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and "Traceback" not in out, out[-3000:]
+    assert (f"lost worker 1 (127.0.0.1:{ports[1]}) of the cluster" in error[0]
+            and f"the last intact checkpoint is checkpoints/ckpt-{step} in {workdir}" in error[0]
+            and "restart every worker" in error[0] and "--strategy=multi_worker" in error[0]), \
+        error[0]
+    print(f"worker 0 exited {waited:.1f} s after worker 1 was killed")
+
+    restarted = start_workers(tmp_path, workdir, args, ports, run="restart")
+    for p, out in zip(restarted, finish(restarted, tmp_path, run="restart")):
+        assert p.returncode == 0, out[-3000:]
+        assert f"resuming from step {step} (checkpoints/ckpt-{step})" in out
+    got = checkpoint_values(str(checkpoints / "ckpt-30"))
+    expected = checkpoint_values(str(reference / "checkpoints" / "ckpt-30"))
+    assert set(got) == set(expected) and any("optimizer" in k for k in got)
+    for name in expected:  # resumed on CPU: bit-identical to the uninterrupted cluster
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)

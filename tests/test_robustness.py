@@ -1,7 +1,8 @@
 """Never lose a run: kill -9 and resume bit-exactly, Ctrl-C, NaN guard, damaged checkpoints,
-refused mismatches, a full disk."""
+refused mismatches, one writer per workdir, a real full disk, plain logs in a file."""
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,19 +16,22 @@ from training import callbacks as callbacks_module
 from training.callbacks import RunError
 from training.config import ConfigError
 from training.loop import train
+from training.workdir import human_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY_RUN = ["--model=gan", "--dataset=ring8", "--width=32", "--batch_size=16",
            "--steps_per_epoch=20"]
 
 
-def run_train(workdir, *args, wait=True):
+def run_train(workdir, *args, wait=True, stdout=None, stderr=None, timeout=600):
+    """train.py in a subprocess; `stdout`, `stderr`: files to write to (else captured)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     command = [sys.executable, os.path.join(ROOT, "train.py"), f"--workdir={workdir}", *args]
     if not wait:
         return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, env=env, stdout=stdout or subprocess.PIPE,
+                          stderr=stderr or subprocess.PIPE, text=True, timeout=timeout)
 
 
 def checkpoint_state(workdir):
@@ -148,26 +152,114 @@ def test_corrupt_checkpoint_is_reported_with_the_fix(make_config, damage):
     assert os.path.getsize(data_file) == (size // 2 if damage == "truncate" else size)
 
 
-def test_full_disk_during_a_save_stops_cleanly_with_last_checkpoint_intact(make_config,
-                                                                           monkeypatch):
-    config = make_config(model="gan", dataset="ring8", train_steps=2, checkpoint_every=2)
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 2 MB file system (tmpfs) at tmp_path/disk, unmounted afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+                                 capture_output=True, text=True)
+    except OSError as e:
+        pytest.skip(f"cannot run mount ({e}); a real full disk needs a tmpfs mounted as root")
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); a real full disk "
+                    "needs a tmpfs mounted as root")
+    yield disk
+    subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+def fill(disk, leave):
+    """Fills `disk` with a file until `leave` bytes are free; returns the file."""
+    filler = disk / "filler"
+    with open(filler, "ab") as f:
+        f.write(b"\0" * max(shutil.disk_usage(disk).free - leave, 0))
+    return filler
+
+
+def test_full_disk_removes_partial_saves_keeps_earlier_ones_and_the_rerun_resumes(
+        make_config, small_disk):
+    config = make_config(model="gan", dataset="ring8", train_steps=2, checkpoint_every=2,
+                         workdir=str(small_disk / "run"))
     train(config, verbose=0)
-    before = checkpoint_state(config.workdir)
+    checkpoints, export = small_disk / "run" / "checkpoints", small_disk / "run" / "saved_model"
+    weights = export / "variables" / "variables.data-00000-of-00001"
+    before, export_bytes = checkpoint_state(config.workdir), weights.read_bytes()
+    checkpoint_bytes = sum(os.path.getsize(p) for p in glob.glob(str(checkpoints / "ckpt-2.*")))
 
-    def no_space(self, checkpoint_number=None, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(tf.train.CheckpointManager, "save", no_space)
-    config.train_steps = 6
-    with pytest.raises(RunError, match="could not write the step-4 checkpoint .*No space left "
-                                       ".*ckpt-2 is intact"):
+    # Half a checkpoint free: the step-4 save fails.
+    filler = fill(small_disk, leave=checkpoint_bytes // 2)
+    config.train_steps = 4
+    with pytest.raises(RunError) as error:
         train(config, verbose=0)
-    monkeypatch.undo()
+    message = str(error.value)
+    assert (f"could not write the step-4 checkpoint in {checkpoints}: no space left on device: "
+            in message and f"kB free, it needs about {human_bytes(checkpoint_bytes)};" in message
+            and f"its partial files were removed and {checkpoints}/ckpt-2 is intact: free space, "
+            "then rerun the same command to resume" in message), message
+    assert "{{" not in message and "Op:" not in message and "\n" not in message
+    assert sorted(os.listdir(checkpoints)) == ["checkpoint", "ckpt-2.data-00000-of-00001",
+                                               "ckpt-2.index"]
     after = checkpoint_state(config.workdir)
     for name in before:
-        np.testing.assert_array_equal(before[name], after[name])
-    train(config, verbose=0)  # space is back: resumes from step 2
-    assert saved_steps(config.workdir)[-1] == 6
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+
+    # Room for the checkpoint, not for the export: the step-4 export fails.
+    os.truncate(filler, os.path.getsize(filler) - 2 * checkpoint_bytes - 40 * 1024)
+    with pytest.raises(RunError, match=f"could not export the generator to {export}: no space "
+                       "left on device: .* free, it needs about .*; its partial files were "
+                       f"removed, the previous export and {checkpoints}/ckpt-4 are intact"):
+        train(config, verbose=0)
+    assert sorted(os.listdir(small_disk / "run")) == ["checkpoints", "config.json", "run.lock",
+                                                      "saved_model", "train"]
+    assert weights.read_bytes() == export_bytes
+    samples = tf.saved_model.load(str(export)).signatures["sample"](
+        num_samples=tf.constant(3), seed=tf.constant(0))["samples"]
+    assert samples.shape == (3, 2)
+
+    os.remove(filler)  # space is back: the rerun resumes from step 4 and exports
+    train(config, verbose=0)
+    assert saved_steps(config.workdir) == [2, 4]
+    assert weights.read_bytes() != export_bytes  # the step-4 generator
+    assert not glob.glob(str(small_disk / "run" / "**" / "*temp*"), recursive=True)
+
+
+def test_one_writer_per_workdir_and_plain_log_lines_in_a_file(tmp_path):
+    """A second train.py on a live workdir is refused (also with --overwrite, which must not
+    remove a live run); once the first is killed with SIGKILL, the next one takes the lock,
+    says where it resumes, and logs plain lines to a file."""
+    workdir = tmp_path / "run"
+    first = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--checkpoint_every=20",
+                      wait=False)
+    deadline = time.time() + 300
+    while not saved_steps(workdir) and time.time() < deadline:
+        time.sleep(0.05)
+    try:  # a refusal comes before any training: a second run that trains is a failure
+        second = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--overwrite",
+                           timeout=180)
+        assert first.poll() is None, "the first run must still be live"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr[-3000:]
+    assert (f"error: --workdir {workdir} is in use by another training run (pid {first.pid} "
+            in second.stderr), second.stderr[-3000:]
+    step = max(saved_steps(workdir))  # --overwrite removed nothing of the live run
+    assert step >= 20 and (workdir / "config.json").exists()
+
+    with open(tmp_path / "out.log", "w") as out, open(tmp_path / "err.log", "w") as err:
+        resumed = run_train(workdir, *TOY_RUN, f"--train_steps={step + 20}",
+                            "--print_every=10", stdout=out, stderr=err)
+    out, err = (tmp_path / "out.log").read_bytes(), (tmp_path / "err.log").read_bytes()
+    assert resumed.returncode == 0, err[-3000:]
+    lines = out.decode().split("\n")
+    assert lines[0] == f"resuming from step {step} (checkpoints/ckpt-{step})", out
+    assert [line.split(":")[0] for line in lines[1:3]] == [f"step {step + 10}/{step + 20}",
+                                                            f"step {step + 20}/{step + 20}"]
+    assert "g_loss=" in lines[1] and "ms/step" in lines[1]
+    for text in (out, err):  # bytes: no progress bar, so no carriage return or escape code
+        assert b"\r" not in text and b"\x1b" not in text and b"\b" not in text
+    assert saved_steps(workdir)[-1] == step + 20
 
 
 def test_unwritable_workdir_is_refused(tmp_path):

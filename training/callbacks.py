@@ -6,12 +6,14 @@ writer for images, and it logs the learning rate of an optimizer a GAN does not 
 """
 import signal
 import threading
+import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from training import visualize
+from training import visualize, workdir
+from training.distribute import is_peer_failure
 
 
 class ScalarLogger(keras.callbacks.Callback):
@@ -32,6 +34,30 @@ class ScalarLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.writer.flush()
+
+
+class ProgressLines(keras.callbacks.Callback):
+    """The progress bar's replacement when stdout is a file or a pipe: one plain line every
+    `every` steps and at the last step (no carriage returns, no escape codes), e.g.
+    `step 200/3000: d_loss=1.306 g_loss=0.6934 ... (31.2 ms/step)`."""
+
+    def __init__(self, start_step, last_step, every):
+        super().__init__()
+        self.step, self.last_step, self.every = start_step, last_step, every
+        self._since = (start_step, None)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self._since[1] is None:  # timing starts after the first step (graph tracing)
+            self._since = (self.step, time.perf_counter())
+        if self.step % self.every and self.step != self.last_step:
+            return
+        values = " ".join(f"{name}={float(np.asarray(value).reshape(-1)[0]):.4g}"
+                          for name, value in sorted((logs or {}).items()))
+        steps, began = self.step - self._since[0], self._since[1]
+        rate = f" ({(time.perf_counter() - began) / steps * 1000:.1f} ms/step)" if steps else ""
+        print(f"step {self.step}/{self.last_step}: {values}{rate}", flush=True)
+        self._since = (self.step, time.perf_counter())
 
 
 class SamplePictures(keras.callbacks.Callback):
@@ -98,8 +124,9 @@ class Checkpointer(keras.callbacks.Callback):
 
     tf.train.CheckpointManager writes the data files first and only then points the
     `checkpoint` state file at them (an atomic rename), so a kill or a full disk during a save
-    leaves the previous checkpoint the one that is restored. Diverged (non-finite) weights are
-    never saved."""
+    leaves the previous checkpoint the one that is restored. A save that fails removes what it
+    wrote (a `ckpt-N_temp/` directory, partial `ckpt-N.*` files) and says why in plain words.
+    Diverged (non-finite) weights are never saved."""
 
     def __init__(self, manager, gan, start_step, every, last_step):
         super().__init__()
@@ -125,13 +152,20 @@ class Checkpointer(keras.callbacks.Callback):
         try:
             path = self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as e:
-            reason = getattr(e, "message", None) or str(e)
+            if is_peer_failure(e, self.gan.distribute_strategy):
+                raise  # a lost worker, not a bad disk: train() reports it
+            workdir.remove_partial_checkpoint(self.manager.directory, step)
+            needed = workdir.checkpoint_size(latest, self.gan.weights + self._optimizer_vars())
+            cause, fix = workdir.write_failure(e, self.manager.directory, needed)
             raise RunError(f"could not write the step-{step} checkpoint in "
-                           f"{self.manager.directory}: {reason.splitlines()[0]}; "
-                           f"{latest or 'no earlier checkpoint'} is intact: free space or fix "
-                           "permissions, then rerun the same command to resume") from None
+                           f"{self.manager.directory}: {cause}; its partial files were removed "
+                           f"and {latest or 'no earlier checkpoint'} is intact: {fix}, then "
+                           "rerun the same command to resume") from None
         self.saved_step = step
         return path
+
+    def _optimizer_vars(self):
+        return list(self.gan.d_optimizer.variables) + list(self.gan.g_optimizer.variables)
 
 
 class StopOnSignal(keras.callbacks.Callback):

@@ -42,6 +42,7 @@ class Config:
     channels: int = None            # folder: 1 (grey) or 3 (default: 3 if any file has colour)
     data_dir: str = None            # tensorflow-datasets directory
     log_every: int = 1              # steps between TensorBoard scalar writes
+    print_every: int = 100          # steps between progress lines when stdout is not a terminal
     checkpoint_every: int = 500     # steps between checkpoints (one is also written at the end)
     keep_checkpoints: int = 3       # how many of the latest checkpoints to keep
     overwrite: bool = False         # replace the run in workdir instead of resuming it
@@ -95,7 +96,7 @@ def validate(config):
         if config.loss not in LOSS_CHOICES:
             raise ConfigError(f"--loss must be one of {', '.join(LOSS_CHOICES)}")
     for name in ("train_steps", "steps_per_epoch", "batch_size", "d_steps", "latent_dim",
-                 "d_lr", "g_lr", "width", "image_size", "log_every", "checkpoint_every",
+                 "d_lr", "g_lr", "width", "image_size", "log_every", "print_every", "checkpoint_every",
                  "keep_checkpoints"):
         value = getattr(config, name)
         if value is not None and value <= 0:

@@ -9,11 +9,18 @@
                 directory that is removed, because saving is a collective operation.
 - tpu:          TPUStrategy on the TPU at `tpu` (a name or grpc:// address; "" for a local TPU).
 
+A worker that dies (killed, its machine lost) aborts the collectives of the others within
+seconds: MultiWorkerMirroredStrategy's peers exchange heartbeats, and a missed one or a reset
+connection aborts every pending all-reduce. `is_peer_failure` and `lost_peers` turn that error
+into the peer's name and address, for a one-line report.
+
 Batch norm under replicas is *synchronized* (models/networks.py): statistics are computed over
 the global batch, so N replicas train exactly the network one device would.
 """
 import json
 import os
+import re
+import socket
 
 import tensorflow as tf
 
@@ -66,3 +73,43 @@ def is_chief(strategy):
         return True
     cluster = resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
+
+
+def _cluster(strategy):
+    """(own (job, index), {(job, index): address}) of a multi-worker strategy, else None."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+    resolver = strategy.cluster_resolver
+    tasks = {(job, i): address for job, addresses in resolver.cluster_spec().as_dict().items()
+             for i, address in enumerate(addresses)}
+    return (resolver.task_type, resolver.task_id), tasks
+
+
+def is_peer_failure(error, strategy):
+    """True if `error` is a collective op aborted because a peer of the cluster is gone."""
+    if _cluster(strategy) is None or not isinstance(error, tf.errors.OpError):
+        return False
+    return isinstance(error, (tf.errors.UnavailableError, tf.errors.AbortedError,
+                              tf.errors.DeadlineExceededError)) or bool(re.search(
+        r"Collective ops is aborted|unhealthy|heartbeat|Connection reset|Socket closed",
+        error.message or ""))
+
+
+def _answers(address, timeout=2.0):
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def lost_peers(error, strategy):
+    """['worker 1 (127.0.0.1:2223)', ...]: the peers `error` names as unhealthy or unreachable,
+    or, if it names none, those whose address no longer answers."""
+    own, tasks = _cluster(strategy)
+    named = {(job, int(i)) for job, i in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)",
+                                                     error.message or "")}
+    lost = sorted((named & set(tasks)) - {own}) or [
+        task for task in sorted(tasks) if task != own and not _answers(tasks[task])]
+    return [f"{job} {i} ({tasks[job, i]})" for job, i in lost]

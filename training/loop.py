@@ -2,6 +2,7 @@
 
 Run directory (`config.workdir`):
     config.json      every resolved setting, and the dataset actually used
+    run.lock         held (flock) by the process writing the run: one writer at a time
     train/           TensorBoard events (scalars per step, pictures per epoch)
     checkpoints/     tf.train.Checkpoint: G, D, both optimizers (with slots), step
     saved_model/     the exported generator (training/export.py)
@@ -12,20 +13,21 @@ run sees the batches the uninterrupted one would have seen.
 import dataclasses
 import os
 import shutil
+import sys
 import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from data.datasets import load, make_train_dataset
 from models.networks import check_shape
-from training.callbacks import (Checkpointer, NonFiniteGuard, RunError, SamplePictures,
-                                ScalarLogger, StopOnSignal)
+from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
+                                SamplePictures, ScalarLogger, StopOnSignal)
 from training.config import Config, ConfigError, resolve
-from training.distribute import is_chief, make_strategy
+from training.distribute import is_chief, is_peer_failure, lost_peers, make_strategy
 from training.export import export_generator
+from training.workdir import WorkdirLock, tree_size, write_failure
 
 # Settings that must match for a workdir to be resumed.
 RUN_IDENTITY = ("model", "dataset_used", "image_size", "latent_dim", "width", "batch_size",
@@ -116,6 +118,10 @@ class Interrupted(Exception):
     """The run stopped on a signal after saving its checkpoint."""
 
 
+class LostWorker(RunError):
+    """A peer of the cluster died; the message names it and the checkpoint to resume from."""
+
+
 def _prepare_workdir(config):
     """Creates the workdir, or checks that the run in it can be resumed with `config`."""
     config_path = os.path.join(config.workdir, "config.json")
@@ -150,7 +156,7 @@ def _restore(checkpoint, manager):
     """Restores the latest checkpoint, if any; a damaged one is reported, never trained over."""
     latest = manager.latest_checkpoint
     if not latest:
-        return
+        return None
     try:
         checkpoint.restore(latest).assert_existing_objects_matched()
     except Exception as e:  # noqa: BLE001 - whatever the damage, the answer is the same
@@ -160,17 +166,27 @@ def _restore(checkpoint, manager):
                        "from another model: delete its files to resume from "
                        f"{older[-1] if older else 'scratch'}, or pass --overwrite to start over"
                        ) from None
-    logging.info("Resumed from %s", latest)
+    return latest
 
 
-def _export(gan, is_image, workdir, class_names=()):
-    """Writes the SavedModel beside the old one, then swaps it in: an export is never half done."""
+def _export(gan, is_image, workdir, checkpoint, class_names=()):
+    """Writes the SavedModel beside the old one, then swaps it in: an export is never half done.
+    One that fails removes its partial files; the previous export and `checkpoint` stay."""
     export_dir = os.path.join(workdir, "saved_model")
     new, old = export_dir + ".new", export_dir + ".old"
     for path in (new, old):
         shutil.rmtree(path, ignore_errors=True)
-    export_generator(gan.generator, gan.latent, is_image, new,
-                     gan.discriminator if gan.latent.num_categorical else None, class_names)
+    try:
+        export_generator(gan.generator, gan.latent, is_image, new,
+                         gan.discriminator if gan.latent.num_categorical else None, class_names)
+    except (OSError, tf.errors.OpError) as e:
+        shutil.rmtree(new, ignore_errors=True)
+        previous = os.path.exists(export_dir)
+        cause, fix = write_failure(e, workdir, tree_size(export_dir) if previous else None)
+        raise RunError(f"could not export the generator to {export_dir}: {cause}; its partial "
+                       f"files were removed, {'the previous export and ' if previous else ''}"
+                       f"{checkpoint or 'the checkpoints'} are intact: {fix}, then rerun the "
+                       "same command to export") from None
     if os.path.exists(export_dir):
         os.replace(export_dir, old)
     os.replace(new, export_dir)
@@ -186,15 +202,38 @@ def _real_points(data, n=1000):
 def train(config, verbose="auto", callbacks=()):
     """Trains (or resumes) the run described by `config`; returns the last step's logs.
 
+    `verbose`: "auto" shows Keras's progress bar when stdout is a terminal and plain lines
+    every `config.print_every` steps otherwise (a log file gets no carriage returns or escape
+    codes); other values go to `fit` as they are (0: silent).
     `callbacks`: extra Keras callbacks (their `model` is the GAN). One that sets
     `model.stop_training` ends the run early: the step is checkpointed and exported.
 
     Raises:
-        ConfigError, DatasetError: settings or data that cannot work (before any write).
-        RunError: training had to stop (non-finite values, a checkpoint that cannot be read or
-            written); the message says what is intact.
+        ConfigError, DatasetError: settings or data that cannot work, or a workdir another
+            live process is writing (before any write).
+        RunError: training had to stop (non-finite values, a checkpoint or export that cannot
+            be read or written); the message says what is intact. LostWorker: a peer of the
+            cluster died.
         Interrupted: SIGINT/SIGTERM; the current step was checkpointed.
     """
+    locks = []
+    try:
+        return _train(config, verbose, callbacks, locks)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _progress(verbose, chief, start, config):
+    """(fit's verbose, [callback]) of `train`'s `verbose`: see there."""
+    if not chief:
+        return 0, []
+    if verbose == "auto" and not sys.stdout.isatty():
+        return 0, [ProgressLines(start, config.train_steps, config.print_every)]
+    return verbose, []
+
+
+def _train(config, verbose, callbacks, locks):
     config, variant = resolve(config)
     strategy = make_strategy(config.strategy, config.devices and config.devices.split(","),
                              config.tpu)
@@ -214,7 +253,8 @@ def train(config, verbose="auto", callbacks=()):
     config = dataclasses.replace(config, dataset_used=data.spec.name,
                                  dataset_note=data.note or None,
                                  class_names=list(data.class_names) or None)
-    if chief:
+    if chief:  # the lock first: --overwrite must never remove a live run
+        locks.append(WorkdirLock(config.workdir))
         _prepare_workdir(config)
     # Saving is collective under multi-worker: the others save to a scratch dir (removed).
     checkpoint_dir = (os.path.join(config.workdir, "checkpoints") if chief
@@ -228,11 +268,14 @@ def train(config, verbose="auto", callbacks=()):
                                              max_to_keep=config.keep_checkpoints)
         if not chief:  # restore what the chief saved
             manager = _ReadFrom(manager, os.path.join(config.workdir, "checkpoints"))
-        _restore(checkpoint, manager)
+        resumed = _restore(checkpoint, manager)
         # A checkpoint restores the learning rates it was saved with; the run's flags win.
         gan.d_optimizer.learning_rate = variant.d_lr
         gan.g_optimizer.learning_rate = variant.g_lr
     start = int(gan.step.numpy())
+    if resumed:
+        print(f"resuming from step {start} ({os.path.relpath(resumed, config.workdir)})",
+              flush=True)
 
     writer = (tf.summary.create_file_writer(os.path.join(config.workdir, "train")) if chief
               else tf.summary.create_noop_writer())
@@ -242,11 +285,12 @@ def train(config, verbose="auto", callbacks=()):
     guard = NonFiniteGuard(start, ignore=("d_grad_norm", "g_grad_norm")
                            if config.mixed_precision else ())
     extra = list(callbacks)
+    verbose, progress = _progress(verbose, chief, start, config)
     callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every)]
     if chief:
         callbacks.append(SamplePictures(writer, gan, None if data.spec.is_image
                                         else _real_points(data), data.class_names))
-    callbacks += [checkpointer] + extra
+    callbacks += [checkpointer] + progress + extra
     logs = {}
     step = start
     try:
@@ -258,7 +302,7 @@ def train(config, verbose="auto", callbacks=()):
                 config.batch_size, variant.d_steps)
             history = gan.fit(dataset, initial_epoch=initial_epoch, epochs=epochs,
                               steps_per_epoch=steps, callbacks=callbacks,
-                              verbose=verbose if chief else 0, shuffle=False)
+                              verbose=verbose, shuffle=False)
             logs = {k: float(np.asarray(v[-1]).reshape(-1)[0])
                     for k, v in history.history.items()}
             step = int(gan.step.numpy())
@@ -269,13 +313,32 @@ def train(config, verbose="auto", callbacks=()):
             if gan.stop_training:  # an extra callback asked to stop
                 checkpointer.save()
                 break
+    except tf.errors.OpError as e:
+        if not is_peer_failure(e, strategy):
+            raise
+        raise _lost_worker(e, strategy, gan, manager, config.workdir) from None
     finally:
         writer.close()
         if not chief:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
     if chief:
-        _export(gan, data.spec.is_image, config.workdir, data.class_names)
+        _export(gan, data.spec.is_image, config.workdir, manager.latest_checkpoint,
+                data.class_names)
     return logs
+
+
+def _lost_worker(error, strategy, gan, manager, workdir):
+    peers = lost_peers(error, strategy)
+    try:
+        at = f" at step {int(gan.step.numpy())}"
+    except Exception:  # noqa: BLE001 - the step is a courtesy; the report must not fail
+        at = ""
+    latest = manager.latest_checkpoint
+    intact = (f"the last intact checkpoint is {os.path.relpath(latest, workdir)} in {workdir}"
+              if latest else "no checkpoint was written yet")
+    return LostWorker(f"lost {' and '.join(peers) or 'a peer'} of the cluster{at} (its "
+                      f"collectives were aborted: it stopped or became unreachable); {intact}; "
+                      "restart every worker with its TF_CONFIG and the same command to resume")
 
 
 class _ReadFrom:
