@@ -59,8 +59,8 @@ flags.DEFINE_integer("keep_checkpoints", _D.keep_checkpoints, "Latest checkpoint
 flags.DEFINE_bool("overwrite", _D.overwrite,
                   "Replace the run in --workdir instead of resuming it.")
 flags.DEFINE_bool("jit_compile", None,
-                  "Compile the train step with XLA (default: on with one device, off under "
-                  "multi-device strategies).")
+                  "Compile the train step with XLA (default: where it measured faster, see "
+                  "training/loop.py XLA_DEFAULT; off under multi-device strategies).")
 flags.DEFINE_bool("mixed_precision", _D.mixed_precision,
                   "float16 compute with float32 variables/outputs and loss scaling of both "
                   "optimizers.")

@@ -46,7 +46,7 @@ class Config:
     checkpoint_every: int = 500     # steps between checkpoints (one is also written at the end)
     keep_checkpoints: int = 3       # how many of the latest checkpoints to keep
     overwrite: bool = False         # replace the run in workdir instead of resuming it
-    jit_compile: bool = None        # compile the train step with XLA (None: where it works)
+    jit_compile: bool = None        # compile the step with XLA (None: loop.XLA_DEFAULT)
     mixed_precision: bool = False   # float16 compute, float32 variables and outputs, loss scaling
     strategy: str = "default"       # default, mirrored, multi_worker or tpu
     devices: str = None             # mirrored: comma-separated devices (default: all GPUs/CPUs)
