@@ -57,7 +57,7 @@ def write_samples(saved_model, out, num=64, label=None, seed=0):
     import numpy as np
     import tensorflow as tf
 
-    from models import latent_from_sizes
+    from models import latent_of_export
     from training import visualize
 
     if num < 1:
@@ -69,7 +69,7 @@ def write_samples(saved_model, out, num=64, label=None, seed=0):
     if not {"sample", "serving_default", "latent_spec"} <= set(model.signatures):
         raise SampleError(f"{saved_model} lacks the signatures of train.py's export; pass a "
                           "generator exported by train.py")
-    spec = latent_from_sizes(**{k: int(v) for k, v in model.signatures["latent_spec"]().items()})
+    spec = latent_of_export(model)
     names = ([n.decode() for n in model.signatures["class_names"]()["names"].numpy()]
              if "class_names" in model.signatures else [])
     title = f"seed {seed}"

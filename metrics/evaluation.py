@@ -21,7 +21,7 @@ from metrics import scores
 from metrics.classifier import CLASSIFIER_DATASETS, load_classifier
 from metrics.classifier import predict as classify
 from metrics.inception import InceptionFeatures, InceptionUnavailable
-from models import latent_from_sizes
+from models import latent_of_export
 from training import visualize
 
 TOY_SAMPLES = 2500          # VEEGAN / PacGAN protocol
@@ -51,7 +51,7 @@ def load_sampler(path):
 
 
 def latent_spec_of(model):
-    return latent_from_sizes(**{k: int(v) for k, v in model.signatures["latent_spec"]().items()})
+    return latent_of_export(model)
 
 
 def class_names_of(model):

@@ -8,6 +8,12 @@ from models.networks import build_discriminator, build_generator, check_shape
 from models.wgan import WGAN
 
 
+def latent_of_export(saved_model):
+    """The latent of a loaded generator export, from its `latent_spec` signature."""
+    sizes = saved_model.signatures["latent_spec"]()
+    return latent_from_sizes(**{name: int(value) for name, value in sizes.items()})
+
+
 def latent_from_sizes(noise_dim, num_classes=0, num_categorical=0, num_continuous=0):
     """The latent of an exported generator, from the sizes its `latent_spec` signature reports."""
     if num_classes:
