@@ -24,6 +24,8 @@ flags.DEFINE_integer("check_every", None, "Steps between checks (default: 250 ac
 flags.DEFINE_integer("max_steps", None, "Give up after this many steps (default: 5000 / 20000).")
 flags.DEFINE_string("workdir", None, "Run directory (default: runs/time_to_quality_TASK).")
 flags.DEFINE_string("out", None, "JSON of the result (default: WORKDIR/time_to_quality.json).")
+flags.DEFINE_list("set", [], "Variant fields to change for this run, e.g. aux_fake_weight=0 "
+                  "(models/variants.py): how a candidate default is measured before it is kept.")
 FLAGS = flags.FLAGS
 
 TASKS = {
@@ -76,6 +78,24 @@ def grid25_score(gan):
     return {"modes": m["modes"], "high_quality": round(m["high_quality"], 4)}
 
 
+def _variant_changes(model, assignments):
+    """Applies `field=value` assignments to the model's row of VARIANTS (this process only)."""
+    import dataclasses
+
+    from models.variants import VARIANTS
+    variant, changes = VARIANTS[model], {}
+    fields = {f.name: f.type for f in dataclasses.fields(variant)}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        if name not in fields or fields[name] not in (int, float, str, "int", "float", "str"):
+            raise app.UsageError(f"--set {assignment}: {name!r} is not a number or text field of "
+                                 "models/variants.py's Variant")
+        kind = {"int": int, "float": float, "str": str}.get(fields[name], fields[name])
+        changes[name] = kind(value)
+    VARIANTS[model] = dataclasses.replace(variant, **changes)
+    return changes
+
+
 def main(argv):
     del argv
     if not FLAGS["verbosity"].present:
@@ -86,6 +106,7 @@ def main(argv):
     from training.loop import train
 
     model, dataset, every, max_steps, target = TASKS[FLAGS.task]
+    changes = _variant_changes(model, FLAGS.set)
     every, max_steps = FLAGS.check_every or every, FLAGS.max_steps or max_steps
     workdir = FLAGS.workdir or f"runs/time_to_quality_{FLAGS.task}"
     if FLAGS.task == "acgan":
@@ -103,6 +124,7 @@ def main(argv):
     result = {"task": FLAGS.task, "model": model, "dataset": dataset, "target": target,
               "reached": passed(last), "steps": last["step"],
               "train_seconds": last["train_seconds"],
+              "variant_changes": changes,
               "check_seconds": round(check.check_seconds, 1), "checks": check.history,
               "machine": f"{os.cpu_count()} CPUs"}
     out = FLAGS.out or os.path.join(workdir, "time_to_quality.json")

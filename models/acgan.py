@@ -54,12 +54,13 @@ class ACGAN(GAN):
                                              dtype="float32")(trunk)}
 
     def discriminator_loss(self, batch):
-        w = self.variant.aux_weight
+        w, w_fake = self.variant.aux_weight, self.variant.aux_weight * self.variant.aux_fake_weight
         return {**super().discriminator_loss(batch),
                 "d_aux_real": (w, losses.class_loss(batch.labels,
                                                     batch.real_heads["class_logits"])),
-                "d_aux_fake": (w, losses.class_loss(batch.latents["labels"],
-                                                    batch.fake_heads["class_logits"]))}
+                # Weight 0 (the Keras example's choice): logged, not trained on.
+                "d_aux_fake": (w_fake or None, losses.class_loss(
+                    batch.latents["labels"], batch.fake_heads["class_logits"]))}
 
     def generator_loss(self, batch):
         return {**super().generator_loss(batch),

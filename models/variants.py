@@ -30,6 +30,7 @@ class Variant:
     gp_weight: float = 0.0     # lambda of the gradient penalty (0: none)
     clip_value: float = 0.0    # bound c of critic weight clipping (0: none)
     aux_weight: float = 0.0    # weight of the AC-GAN class loss
+    aux_fake_weight: float = 1.0  # AC-GAN: share of D's class loss on generated images (paper: 1)
     num_categorical: int = 0   # InfoGAN: categories of the categorical code (0: no code)
     num_continuous: int = 0    # InfoGAN: number of U(-1, 1) continuous codes
     info_weight: float = 0.0             # lambda of the categorical mutual-information term
