@@ -28,7 +28,8 @@ flags.DEFINE_string("dataset", _D.dataset,
                     "shipped mnist_5k when offline), or folder:DIR, a directory of images (flat, "
                     "or one sub-folder per class for acgan).")
 flags.DEFINE_string("workdir", None, "Run directory (default: runs/<model>); rerun to resume.")
-flags.DEFINE_integer("train_steps", _D.train_steps, "Generator updates in the whole run.")
+flags.DEFINE_integer("train_steps", None,
+                     "Generator updates in the whole run (default: the variant's, README table).")
 flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch,
                      "Steps between sample pictures and checkpoints.")
 flags.DEFINE_integer("seed", _D.seed, "Seed of weights, noise and data order.")
@@ -36,7 +37,7 @@ flags.DEFINE_integer("batch_size", None, "Examples per discriminator update (def
 flags.DEFINE_integer("d_steps", None, "Discriminator updates per generator update (k, n_critic).")
 flags.DEFINE_enum("loss", None, list(LOSS_CHOICES),
                   "gan/dcgan generator cost: log(1-D(G(z))) or -log D(G(z)).")
-flags.DEFINE_integer("latent_dim", None, "Size of the Gaussian noise z (default: paper's).")
+flags.DEFINE_integer("latent_dim", None, "Size of the noise z (default: paper's).")
 flags.DEFINE_float("d_lr", None, "Discriminator learning rate (default: paper's).")
 flags.DEFINE_float("g_lr", None, "Generator learning rate (default: paper's).")
 flags.DEFINE_float("beta_1", None, "Adam beta_1 of both optimizers (default: paper's).")

@@ -13,16 +13,18 @@ from training.config import Config
 from training.loop import train
 
 
-def train_or_reuse(workdir, model, steps, quick):
-    """The run in `workdir`: trained with the variant's defaults on `mnist` (mnist_5k offline)
-    for `steps` generator updates unless it already holds that many; returns (config dict,
-    seconds spent training now)."""
+def train_or_reuse(workdir, model, steps, quick, seed=0, **fields):
+    """The run in `workdir`: trained (or resumed) with the variant's defaults on `mnist`
+    (mnist_5k offline) for `steps` generator updates unless it already holds that many;
+    `fields` set other Config fields. Returns (config dict, seconds spent training now)."""
     config_path = os.path.join(workdir, "config.json")
     start = time.perf_counter()
-    tiny = dict(width=8, batch_size=16, jit_compile=False) if quick else {}
+    settings = dict(train_steps=steps, steps_per_epoch=min(500, steps),
+                    checkpoint_every=min(500, steps))
+    settings.update(dict(width=8, batch_size=16, jit_compile=False) if quick else {})
+    settings.update(fields)
     train(Config(model=model, dataset="mnist_5k" if quick else "mnist", workdir=workdir,
-                 train_steps=steps, steps_per_epoch=min(500, steps),
-                 checkpoint_every=min(500, steps), **tiny), verbose=0)
+                 seed=seed, **settings), verbose=0)
     with open(config_path) as f:
         return json.load(f), time.perf_counter() - start
 
@@ -41,16 +43,18 @@ def scalar_curve(logdir, tag):
     return steps, np.array([points[s] for s in steps])
 
 
-def train_and_evaluate(out_dir, model, quick, seed, workdir, steps):
+def train_and_evaluate(out_dir, model, quick, seed, workdir, steps, config=None):
     """The MNIST experiments' common part: prepare `out_dir`, train or reuse the run (quick: a
-    6-step tiny one inside out_dir), score its export with eval.py's evaluation into
-    out_dir/eval. Returns (workdir, run config dict, training seconds, evaluation result,
-    {metric name: row})."""
+    6-step tiny one inside out_dir; none when its `config` dict is given), score its export with
+    eval.py's evaluation into out_dir/eval. Returns (workdir, run config dict, training seconds,
+    evaluation result, {metric name: row})."""
     common.prepare_out_dir(out_dir)
-    if quick:
-        workdir, steps = os.path.join(out_dir, "run"), 6
-    workdir = workdir or f"runs/{model}"
-    config, train_seconds = train_or_reuse(workdir, model, steps, quick)
+    train_seconds = 0.0
+    if config is None:
+        if quick:
+            workdir, steps = os.path.join(out_dir, "run"), 6
+        workdir = workdir or f"runs/{model}"
+        config, train_seconds = train_or_reuse(workdir, model, steps, quick)
     result = evaluate(os.path.join(workdir, "saved_model"), config["dataset_used"],
                       os.path.join(out_dir, "eval"), num_samples=200 if quick else 10000,
                       split_size=100 if quick else 1000, seed=seed, log=lambda *_: None,

@@ -14,10 +14,14 @@ def latent_of_export(saved_model):
     return latent_from_sizes(**{name: int(value) for name, value in sizes.items()})
 
 
-def latent_from_sizes(noise_dim, num_classes=0, num_categorical=0, num_continuous=0):
-    """The latent of an exported generator, from the sizes its `latent_spec` signature reports."""
+def latent_from_sizes(noise_dim, num_classes=0, num_categorical=0, num_continuous=0,
+                      noise_uniform=0):
+    """The latent of an exported generator, from what its `latent_spec` signature reports
+    (exports older than `noise_uniform` drew Gaussian noise)."""
+    noise = "uniform" if noise_uniform else "normal"
     if num_classes:
-        return ClassLatent(noise_dim, num_classes)
+        return ClassLatent(noise_dim, noise=noise, num_classes=num_classes)
     if num_categorical or num_continuous:
-        return CodeLatent(noise_dim, num_categorical, num_continuous)
-    return LatentSpec(noise_dim)
+        return CodeLatent(noise_dim, noise=noise, num_categorical=num_categorical,
+                          num_continuous=num_continuous)
+    return LatentSpec(noise_dim, noise=noise)

@@ -46,7 +46,8 @@ class ACGAN(GAN):
     uses_labels = True
 
     def make_latent(self):
-        return ClassLatent(self.variant.latent_dim, self.num_classes)
+        return ClassLatent(self.variant.latent_dim, noise=self.variant.noise,
+                           num_classes=self.num_classes)
 
     def discriminator_heads(self, trunk):
         """The auxiliary classifier: class logits on D's trunk."""

@@ -69,7 +69,8 @@ class GAN(keras.Model):
         self.generator = build_generator(self.latent.input_dim, self.data_shape, variant.arch,
                                          width)
         self.discriminator = build_discriminator(self.data_shape, variant.arch, width,
-                                                 variant.d_norm, heads=self.discriminator_heads)
+                                                 variant.d_norm, heads=self.discriminator_heads,
+                                                 dropout=variant.d_dropout)
         # Number of generator updates done; also the stateless noise counter (the RNG state).
         self.step = self.add_weight(name="step", shape=(), dtype="int64", initializer="zeros",
                                     trainable=False, aggregation="only_first_replica")
@@ -101,8 +102,8 @@ class GAN(keras.Model):
     # === The vanilla GAN: what subclasses extend ===
 
     def make_latent(self):
-        """z ~ N(0, I) of the variant's `latent_dim`."""
-        return LatentSpec(self.variant.latent_dim)
+        """z of the variant's `latent_dim` and `noise` distribution."""
+        return LatentSpec(self.variant.latent_dim, noise=self.variant.noise)
 
     def discriminator_heads(self, trunk):
         """Outputs on D's trunk features beside the real/fake `logits`: none."""

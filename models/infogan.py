@@ -21,7 +21,7 @@ from keras import layers
 import losses
 from models.gan import GAN
 from models.latent import LatentSpec
-from models.networks import normalization
+from models.networks import normalization, style
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,19 +56,23 @@ class InfoGAN(GAN):
 
     def make_latent(self):
         v = self.variant
-        return CodeLatent(v.latent_dim, v.num_categorical, v.num_continuous)
+        return CodeLatent(v.latent_dim, noise=v.noise, num_categorical=v.num_categorical,
+                          num_continuous=v.num_continuous)
 
     def discriminator_heads(self, trunk):
         """Q shares D's trunk: FC 128 - BN - LeakyReLU, then the code parameters."""
-        q = layers.Dense(128, use_bias=False, name="q_dense")(trunk)
-        q = layers.LeakyReLU(0.2)(normalization("batch", "q_bn")(q))
+        arch = self.variant.arch
+        kw = style(arch).init
+        # Bias-free before batch norm, except in the official nets, whose layers all have one.
+        q = layers.Dense(128, use_bias=arch == "infogan_mnist", name="q_dense", **kw)(trunk)
+        q = layers.LeakyReLU(style(arch).leaky_slope)(normalization("batch", "q_bn", arch)(q))
         heads = {}
         if self.latent.num_categorical:
             heads["code_logits"] = layers.Dense(self.latent.num_categorical, name="code_logits",
-                                                dtype="float32")(q)
+                                                dtype="float32", **kw)(q)
         if self.latent.num_continuous:
             heads["code_mean"] = layers.Dense(self.latent.num_continuous, name="code_mean",
-                                              dtype="float32")(q)
+                                              dtype="float32", **kw)(q)
         return heads
 
     def code_terms(self, batch, prefix):

@@ -4,15 +4,24 @@
 - "dcgan": Radford et al. 2016 conventions: strided transposed convolutions in G with batch norm
   and ReLU (none on the output, which is tanh); strided convolutions in D with LeakyReLU(0.2) and
   no normalization on the input layer. Square images of side 4 * 2^k or 7 * 2^k (28, 32, 64).
+- "infogan_mnist": the official InfoGAN MNIST networks (openai/InfoGAN,
+  infogan/models/regularized_gan.py 31-65, infogan/misc/custom_ops.py): G = FC 1024-BN-ReLU,
+  FC (side/4)^2 x 128-BN-ReLU, deconv 4x4/2 64-BN-ReLU, deconv 4x4/2 to the channels, sigmoid;
+  D trunk = conv 4x4/2 64-LReLU, conv 4x4/2 128-BN-LReLU, FC 1024-BN-LReLU, with the code's
+  LeakyReLU slope 0.01 (the paper says 0.1), weights N(0, 0.02) (truncated for D's convs), biases
+  0, batch norm gamma N(1, 0.02), epsilon 1e-5, moving-average decay 0.9. The official nets see
+  images in [0, 1]; the repo's images are in [-1, 1], so G's sigmoid output is mapped to
+  2p - 1 and D's input to (x + 1) / 2 by fixed affine layers: the same functions and gradients.
 
 The discriminator returns a dict of heads: `logits` [N, 1] (real/fake, or the critic's value)
 always, and whatever heads the model adds on the trunk's features (AC-GAN's `class_logits`,
 InfoGAN's Q: `code_logits`, `code_mean`), built by the model's `discriminator_heads`.
 """
+import dataclasses
 import math
 
 import keras
-from keras import layers
+from keras import initializers, layers
 
 from data.datasets import DatasetError
 
@@ -30,17 +39,45 @@ def dcgan_plan(side):
 
 def check_shape(arch, shape):
     """Raises DatasetError when `arch` cannot take data of `shape`."""
-    if arch == "dcgan":
+    if arch in ("dcgan", "infogan_mnist"):
         if len(shape) != 3 or shape[0] != shape[1]:
-            raise DatasetError(f"the dcgan networks take square images, not shape {shape}")
+            raise DatasetError(f"the {arch} networks take square images, not shape {shape}")
+    if arch == "dcgan":
         dcgan_plan(shape[0])
+    if arch == "infogan_mnist" and shape[0] % 4:
+        raise DatasetError(f"the infogan_mnist networks take square images of a side divisible "
+                           f"by 4 (28, 32, ...), not {shape[0]}; pick another --image_size")
 
 
-def normalization(kind, name):
-    """A normalization layer of `kind` ("batch", "layer"; None for "none")."""
+@dataclasses.dataclass(frozen=True)
+class Style:
+    """Per-architecture layer conventions that heads built by a model must follow too."""
+    leaky_slope: float = 0.2
+    batch_norm: dict = dataclasses.field(default_factory=dict)   # BatchNormalization kwargs
+    init: dict = dataclasses.field(default_factory=dict)         # Dense/conv kernel kwargs
+
+
+_N002 = {"kernel_initializer": initializers.RandomNormal(0.0, 0.02),
+         "bias_initializer": "zeros"}
+STYLES = {
+    "infogan_mnist": Style(
+        leaky_slope=0.01,
+        batch_norm={"momentum": 0.9, "epsilon": 1e-5,
+                    "gamma_initializer": initializers.RandomNormal(1.0, 0.02)},
+        init=_N002),
+}
+
+
+def style(arch):
+    return STYLES.get(arch, Style())
+
+
+def normalization(kind, name, arch=None):
+    """A normalization layer of `kind` ("batch", "layer"; None for "none"), in `arch`'s style."""
     if kind == "batch":
         # Synchronized: under N replicas the statistics are those of the global batch.
-        return layers.BatchNormalization(synchronized=True, name=name)
+        return layers.BatchNormalization(synchronized=True, name=name,
+                                         **style(arch).batch_norm)
     if kind == "layer":
         return layers.LayerNormalization(axis=[1, 2, 3] if name.startswith("conv") else -1,
                                          name=name)
@@ -59,6 +96,8 @@ def build_generator(input_dim, data_shape, arch, width):
         x = layers.Dense(math.prod(data_shape), activation="tanh" if is_image else None,
                          name="output", dtype="float32")(x)
         outputs = layers.Reshape(data_shape, name="sample")(x)
+    elif arch == "infogan_mnist":
+        outputs = _infogan_generator(inputs, data_shape, width)
     else:
         base, stages = dcgan_plan(data_shape[0])
         channels = width * 2 ** (stages - 1)
@@ -74,8 +113,13 @@ def build_generator(input_dim, data_shape, arch, width):
     return keras.Model(inputs, outputs, name="generator")
 
 
-def build_discriminator(data_shape, arch, width, norm, heads=None):
-    """D: sample [N, *data_shape] -> {"logits": [N, 1], **heads(trunk features)}."""
+def build_discriminator(data_shape, arch, width, norm, heads=None, dropout=0.0):
+    """D: sample [N, *data_shape] -> {"logits": [N, 1], **heads(trunk features)}; `dropout`
+    after each hidden activation of the mlp and dcgan trunks (the Keras AC-GAN example's 0.3)."""
+
+    def drop(x):
+        return layers.Dropout(dropout)(x) if dropout else x
+
     # === Trunk ===
     inputs = keras.Input(data_shape, name="sample")
     is_image = len(data_shape) == 3
@@ -84,7 +128,9 @@ def build_discriminator(data_shape, arch, width, norm, heads=None):
         for i in range(3):
             x = layers.Dense(width, name=f"dense_{i}")(x)
             norm_layer = normalization(norm, f"dense_{i}_norm") if i > 0 else None
-            x = layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x)
+            x = drop(layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x))
+    elif arch == "infogan_mnist":
+        x = _infogan_trunk(inputs, width)
     else:
         _, stages = dcgan_plan(data_shape[0])
         x = inputs
@@ -92,9 +138,39 @@ def build_discriminator(data_shape, arch, width, norm, heads=None):
             x = layers.Conv2D(width * 2 ** i, 4, 2, "same", use_bias=i == 0 or norm != "batch",
                               name=f"conv_{i}")(x)
             norm_layer = normalization(norm, f"conv_{i}_norm") if i > 0 else None
-            x = layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x)
+            x = drop(layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x))
         x = layers.Flatten()(x)
     # === Heads ===
-    outputs = {"logits": layers.Dense(1, name="logits", dtype="float32")(x)}
+    outputs = {"logits": layers.Dense(1, name="logits", dtype="float32", **style(arch).init)(x)}
     outputs.update(heads(x) if heads else {})
     return keras.Model(inputs, outputs, name="discriminator")
+
+
+def _infogan_generator(inputs, data_shape, width):
+    """The official InfoGAN MNIST G (width 64: 1024, 128 and 64 units as in the code)."""
+    side, kw, bn = data_shape[0] // 4, STYLES["infogan_mnist"].init, "infogan_mnist"
+    x = layers.Dense(16 * width, name="fc_0", **kw)(inputs)
+    x = layers.ReLU()(normalization("batch", "fc_0_bn", bn)(x))
+    x = layers.Dense(side * side * 2 * width, name="fc_1", **kw)(x)
+    x = layers.ReLU()(normalization("batch", "fc_1_bn", bn)(x))
+    x = layers.Reshape((side, side, 2 * width))(x)
+    x = layers.Conv2DTranspose(width, 4, 2, "same", name="up_0", **kw)(x)
+    x = layers.ReLU()(normalization("batch", "up_0_bn", bn)(x))
+    x = layers.Conv2DTranspose(data_shape[2], 4, 2, "same", activation="sigmoid",
+                               name="up_1", dtype="float32", **kw)(x)
+    # Sigmoid p in (0, 1), as the official G (MeanBernoulli); the repo's images are 2p - 1.
+    return layers.Rescaling(2.0, -1.0, name="sample", dtype="float32")(x)
+
+
+def _infogan_trunk(inputs, width):
+    """The official InfoGAN MNIST D trunk, up to the FC 1024 features that D and Q share."""
+    s, bn = STYLES["infogan_mnist"], "infogan_mnist"
+    conv_init = {"kernel_initializer": initializers.TruncatedNormal(0.0, 0.02),
+                 "bias_initializer": "zeros"}
+    x = layers.Rescaling(0.5, 0.5, name="to_unit")(inputs)  # [-1, 1] -> the code's [0, 1]
+    x = layers.LeakyReLU(s.leaky_slope)(
+        layers.Conv2D(width, 4, 2, "same", name="conv_0", **conv_init)(x))
+    x = layers.Conv2D(2 * width, 4, 2, "same", name="conv_1", **conv_init)(x)
+    x = layers.LeakyReLU(s.leaky_slope)(normalization("batch", "conv_1_norm", bn)(x))
+    x = layers.Dense(16 * width, name="fc", **s.init)(layers.Flatten()(x))
+    return layers.LeakyReLU(s.leaky_slope)(normalization("batch", "fc_norm", bn)(x))

@@ -159,19 +159,45 @@ def test_mode_coverage_quick_scores_the_true_mixture_perfectly_and_tables_the_pa
     assert "PacGAN4 (published) | 7.8 of 8 | 95.9" in r["markdown"]
 
 
-def test_infogan_quick_logs_the_bound_it_reports_and_matches_codes_to_digits(tmp_path):
+def test_infogan_quick_logs_the_bound_and_measures_each_seed(tmp_path):
     from experiments import infogan_mnist, runs
     r = written(infogan_mnist.run(str(tmp_path), quick=True), "infogan_mnist")
+    run_dir = tmp_path / "runs" / "seed0"
     # The logged bound is ln 10 minus the logged generator code loss, step by step.
-    steps, bound = runs.scalar_curve(str(tmp_path / "run" / "train"), "mi_lower_bound")
-    _, ce = runs.scalar_curve(str(tmp_path / "run" / "train"), "g_info_categorical")
+    steps, bound = runs.scalar_curve(str(run_dir / "train"), "mi_lower_bound")
+    _, ce = runs.scalar_curve(str(run_dir / "train"), "g_info_categorical")
     np.testing.assert_allclose(bound, math.log(10) - ce, atol=1e-5)
-    assert r["curve"]["mi_lower_bound"] == pytest.approx(bound.tolist(), rel=1e-5)
-    assert r["mi_lower_bound_final"] <= math.log(10)
+    with open(tmp_path / "seed0.json") as f:
+        seed0 = json.load(f)
+    assert seed0["mi_lower_bound"] <= math.log(10)
     # A one-to-one matching on balanced digits is right at least as often as chance.
-    assert 10.0 <= r["code_accuracy"] <= 100.0 and sorted(r["code_to_digit"]) == list(range(10))
-    for png in r["traversals"].values():
+    assert 10.0 <= seed0["code_accuracy"] <= 100.0 and sorted(seed0["code_to_digit"]) == list(
+        range(10))
+    # The curve has a point per checkpoint (every 3 steps of 6), and its last point is the
+    # final export's Q: the same network on the same held-out digits.
+    assert [s for s, _ in seed0["curve"]] == [3, 6]
+    assert seed0["curve"][-1][1] == pytest.approx(seed0["code_accuracy"], abs=0.05)
+    for code in ("c1", "c2"):
+        assert set(seed0["continuous_code_spearman"][code]) == {"slant", "ink"}
+    assert r["per_seed"][0]["seed"] == 0 and r["median_code_accuracy"] == pytest.approx(
+        seed0["code_accuracy"])
+    # A seed whose JSON exists is kept, not trained again.
+    again = infogan_mnist.run(str(tmp_path), quick=True)
+    assert again["per_seed"] == r["per_seed"]
+    for png in seed0["traversals"].values():
         assert os.path.getsize(png) > 0
+
+
+def test_slant_and_ink_read_a_leaning_stroke_and_its_mass():
+    from experiments.infogan_mnist import slant_and_ink
+    image = np.zeros((3, 28, 28), np.float32)
+    for row in range(4, 24):  # a stroke whose top leans right by 45 degrees
+        image[0, row, 4 + (24 - row)] = 1.0
+        image[1, row, 14] = 1.0   # upright
+        image[2, row, 4 + (row - 4)] = 1.0  # top leans left
+    slant, ink = slant_and_ink(image)
+    np.testing.assert_allclose(slant, [45.0, 0.0, -45.0], atol=1e-6)
+    np.testing.assert_allclose(ink, 20 / 784)
 
 
 def test_acgan_quick_scores_each_requested_class_with_the_independent_classifier(tmp_path):

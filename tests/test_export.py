@@ -13,6 +13,7 @@ from training.config import Config, resolve
 from training.loop import build_gan, make_checkpoint, train
 
 from metrics import evaluation
+from models import latent_of_export
 
 RUNS = {"acgan": "mnist_5k", "infogan": "mnist_5k", "dcgan": "mnist_5k", "gan": "ring8"}
 
@@ -77,12 +78,16 @@ def test_serving_default_matches_in_memory_generator(runs, model):
     if RUNS[model] != "ring8":
         in_memory = np.clip((in_memory + 1) / 2, 0, 1)
     np.testing.assert_allclose(exported, in_memory, atol=1e-6)
-    # `sample` is the same generator on the latents it reports.
+    # `sample` is the same generator on the latents it reports, and a reader of the export
+    # (eval.py, sample.py) rebuilds the very latent training drew from: InfoGAN's noise is
+    # U(-1, 1), the others' N(0, I).
     drawn = loaded.signatures["sample"](num_samples=tf.constant(5), seed=tf.constant(1))
-    if model == "acgan":
-        again = loaded.signatures["serving_default"](
-            z=gan.latent.sample(5, tf.constant([1, 0]))["z"], labels=drawn["labels"])
-        np.testing.assert_allclose(again["samples"].numpy(), drawn["samples"].numpy(), atol=1e-6)
+    assert latent_of_export(loaded) == gan.latent
+    assert gan.latent.noise == ("uniform" if model == "infogan" else "normal")
+    again = loaded.signatures["serving_default"](**{
+        k: v for k, v in latent_of_export(loaded).sample(5, tf.constant([1, 0])).items()
+        if k == "z" or k not in drawn}, **{k: v for k, v in drawn.items() if k != "samples"})
+    np.testing.assert_allclose(again["samples"].numpy(), drawn["samples"].numpy(), atol=1e-6)
 
 
 def test_sample_rejects_negative_count_and_out_of_range_labels(runs):
@@ -117,7 +122,7 @@ def test_saved_model_loads_and_samples_without_this_repo(runs, tmp_path):
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out == {"keys": ["labels", "samples"], "shape": [4, 28, 28, 1],
                    "spec": {"noise_dim": 100, "num_classes": 10, "num_categorical": 0,
-                            "num_continuous": 0}}
+                            "num_continuous": 0, "noise_uniform": 0}}
 
 
 @pytest.mark.parametrize("model", list(RUNS))

@@ -258,7 +258,7 @@ def test_labelled_grid_is_upscaled_pixel_for_pixel_with_named_rows():
 
 def test_grid_labels_name_classes_codes_and_traversal_values():
     from models import ClassLatent, CodeLatent
-    acgan, infogan = ClassLatent(4, num_classes=2), CodeLatent(4, 3, 1)
+    acgan, infogan = ClassLatent(4, num_classes=2), CodeLatent(4, num_categorical=3, num_continuous=1)
     assert visualize.grid_labels(acgan, "classes", ("cats", "dogs"))[0] == ["cats", "dogs"]
     assert visualize.grid_labels(acgan, "classes")[0] == ["0", "1"]
     rows, cols, _ = visualize.grid_labels(infogan, "continuous_0")

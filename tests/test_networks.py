@@ -44,3 +44,41 @@ def test_no_normalization_on_the_discriminator_input_layer():
 def test_shapes_the_dcgan_networks_cannot_take(shape):
     with pytest.raises(DatasetError):
         check_shape("dcgan", shape)
+
+
+def _count(model):
+    return sum(int(w.shape.num_elements()) for w in model.trainable_weights)
+
+
+def test_infogan_mnist_networks_have_the_official_layers_and_sizes():
+    """openai/InfoGAN regularized_gan.py 31-65, counted by hand from its layer list (biases on
+    every layer; batch norm gamma and beta): G 74 -> FC 1024 -> FC 7*7*128 -> deconv 64 ->
+    deconv 1; D conv 64 -> conv 128 -> FC 1024 -> 1; Q FC 128 -> 10 logits + 2 means (the
+    official head also outputs 2 unused standard deviations: 258 weights fewer here)."""
+    v = VARIANTS["infogan"]
+    gan = v.model_class(v, (28, 28, 1), num_classes=10, width=64)
+    assert gan.latent.input_dim == 62 + 10 + 2 and gan.latent.noise == "uniform"
+    g = (74 * 1024 + 1024) + 2 * 1024 + (1024 * 6272 + 6272) + 2 * 6272 \
+        + (4 * 4 * 128 * 64 + 64) + 2 * 64 + (4 * 4 * 64 * 1 + 1)
+    d = (4 * 4 * 1 * 64 + 64) + (4 * 4 * 64 * 128 + 128) + 2 * 128 + (6272 * 1024 + 1024) \
+        + 2 * 1024 + (1024 + 1)
+    q = (1024 * 128 + 128) + 2 * 128 + (128 * 12 + 12)
+    assert (_count(gan.generator), _count(gan.discriminator)) == (g, d + q)
+    assert gan.generator.get_layer("up_1").activation.__name__ == "sigmoid"
+    slopes = {round(float(layer.negative_slope), 4) for layer in gan.discriminator.layers
+              if isinstance(layer, layers.LeakyReLU)}
+    assert slopes == {0.01}  # custom_ops.leaky_rectify's default (the paper says 0.1)
+    bn = gan.discriminator.get_layer("fc_norm")
+    assert (bn.momentum, bn.epsilon) == (0.9, 1e-5)
+
+
+def test_infogan_mnist_networks_map_the_official_unit_range_to_the_repos():
+    """The official nets see and make images in [0, 1]; the repo's are in [-1, 1]."""
+    import numpy as np
+    v = VARIANTS["infogan"]
+    gan = v.model_class(v, (28, 28, 1), num_classes=10, width=8)
+    d_in = gan.discriminator.get_layer("to_unit")(np.array([-1.0, 0.0, 1.0], np.float32))
+    np.testing.assert_allclose(np.asarray(d_in), [0.0, 0.5, 1.0])
+    logits = np.array([[-3.0], [0.0], [3.0]], np.float32)
+    out = gan.generator.get_layer("sample")(1 / (1 + np.exp(-logits)))
+    np.testing.assert_allclose(np.asarray(out), np.tanh(logits / 2), atol=1e-6)

@@ -24,13 +24,13 @@ class Config:
     model: str = "acgan"            # gan, dcgan, wgan, wgan_gp, infogan or acgan
     dataset: str = "mnist"          # dataset asked for (see data/datasets.py), or folder:PATH
     workdir: str = "runs/acgan"     # config.json, events, checkpoints and saved_model go here
-    train_steps: int = 3000         # generator updates in the whole run
+    train_steps: int = None         # generator updates in the whole run
     steps_per_epoch: int = 500      # steps between sample grids and checkpoints
     seed: int = 0                   # weights, noise and data order all derive from it
     batch_size: int = None          # examples per discriminator update
     d_steps: int = None             # discriminator updates per generator update
     loss: str = None                # gan/dcgan only: "minimax" or "non_saturating"
-    latent_dim: int = None          # size of the Gaussian noise z
+    latent_dim: int = None          # size of the noise z
     d_lr: float = None              # discriminator learning rate
     g_lr: float = None              # generator learning rate
     beta_1: float = None            # Adam beta_1 (both networks)
@@ -70,8 +70,8 @@ class Config:
 # What validate and resolve know of a folder before it is read: images, classes maybe.
 _FOLDER = DATASETS["mnist_5k"]
 
-VARIANT_OVERRIDES = ("batch_size", "d_steps", "loss", "latent_dim", "d_lr", "g_lr", "beta_1",
-                     "beta_2", "gp_weight", "clip_value")
+VARIANT_OVERRIDES = ("train_steps", "batch_size", "d_steps", "loss", "latent_dim", "d_lr",
+                     "g_lr", "beta_1", "beta_2", "gp_weight", "clip_value")
 
 
 def validate(config):
@@ -130,5 +130,5 @@ def resolve(config):
     filled = dataclasses.replace(config, **{k: getattr(variant, k) for k in VARIANT_OVERRIDES})
     if filled.width is None:
         is_image = DATASETS.get(config.dataset, _FOLDER).is_image
-        filled.width = 64 if variant.arch == "dcgan" and is_image else 512
+        filled.width = 64 if variant.arch != "mlp" and is_image else 512
     return filled, variant

@@ -8,7 +8,8 @@ Contract (README, "Sampling from an exported generator"):
 - signature `serving_default(z[, labels][, categorical, continuous])` -> `samples`: the generator
   on explicit inputs.
 - signature `latent_spec()` -> int32 scalars `noise_dim`, `num_classes`, `num_categorical`,
-  `num_continuous`: what `serving_default` takes.
+  `num_continuous`: what `serving_default` takes; `noise_uniform`: 1 if `sample` draws z from
+  U(-1, 1), 0 if from N(0, I).
 - InfoGAN only: signature `infer_codes(samples)` -> `categorical_logits` [N, K] and
   `continuous_mean` [N, k]: the Q head (sharing D's trunk) on samples in the `samples` format,
   for using the code as an unsupervised classifier (eval.py).
@@ -68,8 +69,9 @@ def export_generator(generator, latent_spec, is_image, path, discriminator=None,
         tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int32, name="seed")])
     archive.add_endpoint("serving_default", serve, input_signature=inputs)
     archive.add_endpoint("latent_spec", lambda: {
-        name: tf.constant(getattr(spec, name), tf.int32)
-        for name in ("noise_dim", "num_classes", "num_categorical", "num_continuous")},
+        **{name: tf.constant(getattr(spec, name), tf.int32)
+           for name in ("noise_dim", "num_classes", "num_categorical", "num_continuous")},
+        "noise_uniform": tf.constant(int(spec.noise == "uniform"), tf.int32)},
         input_signature=[])
     if class_names:
         names = list(class_names)

@@ -78,7 +78,9 @@ def resolve_jit_compile(requested, strategy, network):
         strategy, tf.distribute.MultiWorkerMirroredStrategy)
     if single:
         device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-        return XLA_DEFAULT[device, network] if requested is None else requested
+        # Convolutional nets share the dcgan row; fully connected ones the mlp row.
+        kind = "dcgan" if network in ("dcgan", "infogan_mnist") else "mlp"
+        return XLA_DEFAULT[device, kind] if requested is None else requested
     if requested is not False:  # asked for, or the default: say why it is off
         print(f"XLA is off: Keras cannot jit-compile a step under {type(strategy).__name__} "
               f"with {strategy.num_replicas_in_sync} replicas; training without it", flush=True)
