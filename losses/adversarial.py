@@ -27,6 +27,15 @@ def minimax_discriminator_loss(real_logits, fake_logits):
     return tf.nn.softplus(-_flat(real_logits)) + tf.nn.softplus(_flat(fake_logits))
 
 
+def smoothed_discriminator_loss(real_logits, fake_logits, real_target):
+    """L_D with one-sided label smoothing (Salimans et al. 2016, section 3.4): real data's target
+    is `real_target` (e.g. 0.9) instead of 1, generated data's stays 0, per example:
+    -[t log D(x) + (1 - t) log(1 - D(x)) + log(1 - D(G(z)))]. t = 1 is the minimax L_D."""
+    real = _flat(real_logits)
+    return (real_target * tf.nn.softplus(-real) + (1.0 - real_target) * tf.nn.softplus(real)
+            + tf.nn.softplus(_flat(fake_logits)))
+
+
 def minimax_generator_loss(fake_logits):
     """L_G = log(1 - D(G(z))), per example: the original (saturating) minimax cost.
 

@@ -8,10 +8,15 @@ real or generated. With the source and class log-likelihoods
     L_C = E[log P(C=c | x_real)]    + E[log P(C=c | x_fake)]
 
 D maximizes L_S + L_C and G maximizes L_C - L_S (section 3). As losses: D minimizes the
-adversarial loss plus the class cross-entropy on real images (their data labels) AND on generated
-ones (the labels asked for); G minimizes its adversarial loss (-log D(G(z)) in practice, as in
-the paper's code) plus the class cross-entropy of its samples. Some popular ports train the class
-head on real images only; the paper's objective is the one here.
+adversarial loss plus the class cross-entropy on real images (their data labels) and, weighted
+by `aux_fake_weight`, on generated ones (the labels asked for); G minimizes its adversarial loss
+(-log D(G(z)) in practice) plus the class cross-entropy of its samples.
+
+`aux_fake_weight=1` is the paper's L_C. The default is 0, the Keras AC-GAN example's choice
+(keras-team/keras examples/mnist_acgan.py: sample weight 0 on generated images, "less stable"
+otherwise): D's class head then learns from real digits only, and G is pushed towards what real
+digits of class c look like. Measured on mnist_5k (benchmarks.time_to_quality, README): 92% class
+accuracy after 1,000 steps, against 80% with the paper's L_C.
 """
 import dataclasses
 

@@ -62,6 +62,8 @@ class GAN(keras.Model):
         self.num_classes = num_classes
         self.width = width
         self.seed = int(seed)
+        if variant.real_label != 1.0 and variant.loss == "wasserstein":
+            raise ValueError("label smoothing (real_label) has no meaning for a critic's score")
         self.latent = self.make_latent()
         self.d_loss_fn = losses.DISCRIMINATOR_LOSSES[variant.loss]
         self.g_loss_fn = losses.GENERATOR_LOSSES[variant.loss]
@@ -119,7 +121,10 @@ class GAN(keras.Model):
         L_D = -[log D(x) + log(1 - D(G(z)))] (Goodfellow 2014, eq. 1; losses/adversarial.py).
         """
         real, fake = batch.real_heads["logits"], batch.fake_heads["logits"]
-        return {"d_adv": (1.0, self.d_loss_fn(real, fake)),
+        target = self.variant.real_label
+        d_adv = (self.d_loss_fn(real, fake) if target == 1.0
+                 else losses.smoothed_discriminator_loss(real, fake, target))
+        return {"d_adv": (1.0, d_adv),
                 "d_real": (None, tf.reshape(self.discriminator_output(real), [-1])),
                 "d_fake": (None, tf.reshape(self.discriminator_output(fake), [-1]))}
 

@@ -154,3 +154,18 @@ def test_class_loss_is_single_softmax_cross_entropy():
     logits = np.array([[1.0, 2.0, 0.5]])
     p = np.exp(logits) / np.exp(logits).sum()
     assert losses.class_loss([1], logits).numpy()[0] == pytest.approx(-np.log(p[0, 1]), rel=1e-6)
+
+
+def test_one_sided_label_smoothing_is_the_cross_entropy_with_target_t_on_real_data():
+    from losses import minimax_discriminator_loss, smoothed_discriminator_loss
+    real, fake = np.array([-2.0, 0.3, 4.0], np.float32), np.array([1.0, -1.0, 0.0], np.float32)
+    np.testing.assert_allclose(smoothed_discriminator_loss(real, fake, 1.0),
+                               minimax_discriminator_loss(real, fake), rtol=1e-6)
+    d_real, d_fake = 1 / (1 + np.exp(-real)), 1 / (1 + np.exp(-fake))
+    t = 0.9
+    expected = -(t * np.log(d_real) + (1 - t) * np.log(1 - d_real) + np.log(1 - d_fake))
+    np.testing.assert_allclose(smoothed_discriminator_loss(real, fake, t), expected, rtol=1e-5)
+    # Its optimum on real data is D(x) = t, not 1: D is kept from certainty.
+    logits = np.linspace(-6, 6, 12001, dtype=np.float32)
+    best = logits[np.argmin(smoothed_discriminator_loss(logits, np.full_like(logits, -50), t))]
+    assert 1 / (1 + np.exp(-best)) == pytest.approx(t, abs=1e-3)

@@ -94,6 +94,24 @@ def test_step_logs_equal_the_recorded_ones(case):
                                        err_msg=f"{case}, step {step}, {name}")
 
 
+@pytest.mark.parametrize("aux_fake_weight", [0.0, 1.0])
+def test_acgan_discriminator_loss_is_its_logged_terms_weighted(aux_fake_weight, monkeypatch):
+    """D's objective is d_adv + w (d_aux_real + aux_fake_weight d_aux_fake): 0 (the default,
+    the Keras example) leaves the class loss on generated images logged but untrained; 1 is the
+    paper's L_C. Both terms are computed either way, on the same batch as d_loss."""
+    import dataclasses
+
+    from models.variants import VARIANTS
+    monkeypatch.setitem(VARIANTS, "acgan", dataclasses.replace(
+        VARIANTS["acgan"], aux_fake_weight=aux_fake_weight))
+    _, logs = run_case("acgan")
+    for step in logs:
+        expected = step["d_adv"] + step["d_aux_real"] + aux_fake_weight * step["d_aux_fake"]
+        assert step["d_loss"] == pytest.approx(expected, rel=1e-5)
+        assert step["d_aux_fake"] > 0.1  # logged: a real cross-entropy, not a placeholder
+        assert step["g_loss"] == pytest.approx(step["g_adv"] + step["g_aux"], rel=1e-5)
+
+
 if __name__ == "__main__":
     import tensorflow as tf
 
