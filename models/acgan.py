@@ -20,12 +20,14 @@ accuracy after 1,000 steps, against 80% with the paper's L_C.
 """
 import dataclasses
 
+import keras
 import tensorflow as tf
 from keras import layers
 
 import losses
 from models.gan import GAN
 from models.latent import LatentSpec
+from models.networks import build_generator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +55,20 @@ class ACGAN(GAN):
     def make_latent(self):
         return ClassLatent(self.variant.latent_dim, noise=self.variant.noise,
                            num_classes=self.num_classes)
+
+    def make_generator(self):
+        """G on [z | one-hot c]; with `class_input="multiply"`, the Keras example's
+        conditioning: G's networks get z * embed(c), a learned 100-d vector per class
+        multiplied into the noise (keras-team/keras examples/mnist_acgan.py)."""
+        if self.variant.class_input == "concat":
+            return super().make_generator()
+        noise_dim = self.latent.noise_dim
+        networks = build_generator(noise_dim, self.data_shape, self.variant.arch, self.width)
+        inputs = keras.Input((self.latent.input_dim,), name="latent")
+        embedding = layers.Dense(noise_dim, use_bias=False, name="class_embedding",
+                                 kernel_initializer="glorot_normal")(inputs[:, noise_dim:])
+        outputs = networks(inputs[:, :noise_dim] * embedding)
+        return keras.Model(inputs, outputs, name="generator")
 
     def discriminator_heads(self, trunk):
         """The auxiliary classifier: class logits on D's trunk."""

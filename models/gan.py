@@ -5,6 +5,7 @@ updates, each on its own real minibatch and fresh noise, then one generator upda
 a subclass that extends what that skeleton calls, never the skeleton itself:
 
     make_latent()                what G is fed (here: Gaussian noise z)
+    make_generator()             G on that input (here: the variant's networks)
     discriminator_heads(trunk)   D's outputs beside the real/fake logit (here: none)
     discriminator_loss(batch)    the named terms of D's objective
     generator_loss(batch)        the named terms of G's objective
@@ -68,8 +69,7 @@ class GAN(keras.Model):
         self.d_loss_fn = losses.DISCRIMINATOR_LOSSES[variant.loss]
         self.g_loss_fn = losses.GENERATOR_LOSSES[variant.loss]
         # === Networks ===
-        self.generator = build_generator(self.latent.input_dim, self.data_shape, variant.arch,
-                                         width)
+        self.generator = self.make_generator()
         self.discriminator = build_discriminator(self.data_shape, variant.arch, width,
                                                  variant.d_norm, heads=self.discriminator_heads,
                                                  dropout=variant.d_dropout)
@@ -106,6 +106,11 @@ class GAN(keras.Model):
     def make_latent(self):
         """z of the variant's `latent_dim` and `noise` distribution."""
         return LatentSpec(self.variant.latent_dim, noise=self.variant.noise)
+
+    def make_generator(self):
+        """G on the [N, latent.input_dim] vector `latent.generator_input` makes."""
+        return build_generator(self.latent.input_dim, self.data_shape, self.variant.arch,
+                               self.width)
 
     def discriminator_heads(self, trunk):
         """Outputs on D's trunk features beside the real/fake `logits`: none."""

@@ -35,6 +35,7 @@ class Variant:
     aux_fake_weight: float = 1.0  # AC-GAN: share of D's class loss on generated images (paper: 1)
     d_dropout: float = 0.0     # dropout rate after each of D's hidden activations (dcgan, mlp)
     real_label: float = 1.0    # D's target on real data (< 1: one-sided label smoothing)
+    class_input: str = "concat"  # AC-GAN: G gets [z | one-hot c] ("concat") or z * embed(c)
     num_categorical: int = 0   # InfoGAN: categories of the categorical code (0: no code)
     num_continuous: int = 0    # InfoGAN: number of U(-1, 1) continuous codes
     info_weight: float = 0.0             # lambda of the categorical mutual-information term

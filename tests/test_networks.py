@@ -82,3 +82,20 @@ def test_infogan_mnist_networks_map_the_official_unit_range_to_the_repos():
     logits = np.array([[-3.0], [0.0], [3.0]], np.float32)
     out = gan.generator.get_layer("sample")(1 / (1 + np.exp(-logits)))
     np.testing.assert_allclose(np.asarray(out), np.tanh(logits / 2), atol=1e-6)
+
+
+def test_acgan_class_embedding_multiplies_the_noise():
+    """class_input="multiply" (the Keras AC-GAN example): G's networks get z * embed(c)."""
+    import dataclasses
+
+    import numpy as np
+    import tensorflow as tf
+    v = dataclasses.replace(VARIANTS["acgan"], class_input="multiply")
+    gan = v.model_class(v, (28, 28, 1), num_classes=10, width=8)
+    embedding = gan.generator.get_layer("class_embedding").kernel.numpy()  # [10, 100]
+    networks = gan.generator.get_layer("generator")
+    z = np.random.default_rng(0).normal(size=(2, 100)).astype(np.float32)
+    labels = np.array([3, 7])
+    got = gan.generator(gan.latent.generator_input({"z": z, "labels": tf.constant(labels)}))
+    np.testing.assert_allclose(got, networks(z * embedding[labels]), atol=1e-6)
+    assert networks.input_shape == (None, 100)
