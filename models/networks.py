@@ -1,9 +1,19 @@
 """Generator and discriminator networks, sized from the data shape.
 
-- "mlp": fully connected nets (Goodfellow 2014; the WGAN-GP toy nets): 3 hidden layers of `width`.
+- "mlp": fully connected nets (Goodfellow 2014): 3 hidden layers of `width`; G ReLU, D
+  LeakyReLU(0.2) with `norm` after its second and third layers. Any data.
 - "dcgan": Radford et al. 2016 conventions: strided transposed convolutions in G with batch norm
   and ReLU (none on the output, which is tanh); strided convolutions in D with LeakyReLU(0.2) and
-  no normalization on the input layer. Square images of side 4 * 2^k or 7 * 2^k (28, 32, 64).
+  no normalization on the input layer. Square images of side 4 * 2^k or 7 * 2^k (28, 32, 64);
+  on 2-D points it means "mlp".
+- "wgan_gp_toy": gan_toy.py's nets (igul222/improved_wgan_training gan_toy.py:31-58): G and D
+  3 x [Linear(`width`) + ReLU] + Linear, He-uniform hidden weights, Glorot-uniform output
+  weights, zero biases (tflib/ops/linear.py), no normalization. 2-D points.
+- "pacgan_toy": PacGAN's 2-D nets (fjxmlzn/PacGAN pacgan_task.py:42-95): G 4 x [Linear(`width`,
+  no bias) + batch norm + ReLU] + Linear; D 3 maxout layers of `width // 2` units of 5 pieces
+  + Linear, no normalization; every weight N(0, 0.02), biases 0 (config.py:21-22). Batch norm
+  as in Blocks: epsilon 1e-4, population statistics moving by 0.05 a step (pacgan_task.py:149).
+  2-D points.
 
 The discriminator returns a dict of heads: `logits` [N, 1] (real/fake, or the critic's value)
 always, and whatever heads the model adds on the trunk's features (AC-GAN's `class_logits`,
@@ -28,8 +38,15 @@ def dcgan_plan(side):
         f"not {side}; pick another --image_size")
 
 
+TOY_ARCHS = ("wgan_gp_toy", "pacgan_toy")
+ARCHS = ("mlp", "dcgan") + TOY_ARCHS
+
+
 def check_shape(arch, shape):
     """Raises DatasetError when `arch` cannot take data of `shape`."""
+    if arch in TOY_ARCHS and len(shape) != 1:
+        raise DatasetError(f"the {arch} networks take 2-D points (ring8, grid25), not shape "
+                           f"{shape}; pick a toy dataset or another --model")
     if arch == "dcgan":
         if len(shape) != 3 or shape[0] != shape[1]:
             raise DatasetError(f"the dcgan networks take square images, not shape {shape}")
@@ -52,6 +69,9 @@ def build_generator(input_dim, data_shape, arch, width):
     # === Layers ===
     inputs = keras.Input((input_dim,), name="latent")
     is_image = len(data_shape) == 3
+    if arch in TOY_ARCHS:
+        return keras.Model(inputs, _TOY_GENERATORS[arch](inputs, data_shape[0], width),
+                           name="generator")
     if arch == "mlp" or not is_image:
         x = inputs
         for i in range(3):
@@ -79,6 +99,11 @@ def build_discriminator(data_shape, arch, width, norm, heads=None):
     # === Trunk ===
     inputs = keras.Input(data_shape, name="sample")
     is_image = len(data_shape) == 3
+    if arch in TOY_ARCHS:
+        x, logits = _TOY_DISCRIMINATORS[arch](inputs, width)
+        outputs = {"logits": logits}
+        outputs.update(heads(x) if heads else {})
+        return keras.Model(inputs, outputs, name="discriminator")
     if arch == "mlp" or not is_image:
         x = layers.Flatten()(inputs) if is_image else inputs
         for i in range(3):
@@ -98,3 +123,77 @@ def build_discriminator(data_shape, arch, width, norm, heads=None):
     outputs = {"logits": layers.Dense(1, name="logits", dtype="float32")(x)}
     outputs.update(heads(x) if heads else {})
     return keras.Model(inputs, outputs, name="discriminator")
+
+
+# === The toy protocols' networks ===
+
+def _gan_toy_generator(z, out_dim, width):
+    x = z
+    for i in range(3):
+        x = layers.Dense(width, activation="relu", kernel_initializer="he_uniform",
+                         name=f"dense_{i}")(x)
+    return layers.Dense(out_dim, name="sample", dtype="float32")(x)
+
+
+def _gan_toy_discriminator(points, width):
+    """(trunk features, critic value [N, 1])."""
+    x = points
+    for i in range(3):
+        x = layers.Dense(width, activation="relu", kernel_initializer="he_uniform",
+                         name=f"dense_{i}")(x)
+    return x, layers.Dense(1, name="logits", dtype="float32")(x)
+
+
+def _pacgan_init():
+    return keras.initializers.RandomNormal(stddev=0.02)
+
+
+def _pacgan_generator(z, out_dim, width):
+    x = z
+    for i in range(4):
+        x = layers.Dense(width, use_bias=False, kernel_initializer=_pacgan_init(),
+                         name=f"dense_{i}")(x)
+        # Blocks' batch norm: epsilon 1e-4; population statistics p <- 0.95 p + 0.05 m.
+        x = layers.BatchNormalization(momentum=0.95, epsilon=1e-4, synchronized=True,
+                                      name=f"dense_{i}_bn")(x)
+        x = layers.ReLU()(x)
+    return layers.Dense(out_dim, kernel_initializer=_pacgan_init(), name="sample",
+                        dtype="float32")(x)
+
+
+class Maxout(layers.Layer):
+    """max over `pieces` consecutive units: [N, units * pieces] -> [N, units] (Goodfellow et
+    al. 2013; Blocks' LinearMaxout groups its linear outputs the same way)."""
+
+    def __init__(self, pieces, **kwargs):
+        super().__init__(**kwargs)
+        self.pieces = pieces
+
+    def call(self, x):
+        units = x.shape[-1] // self.pieces
+        return keras.ops.max(keras.ops.reshape(x, (-1, units, self.pieces)), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] // self.pieces)
+
+    def get_config(self):
+        return {**super().get_config(), "pieces": self.pieces}
+
+
+MAXOUT_PIECES = 5
+
+
+def _pacgan_discriminator(points, width):
+    """(trunk features, logit [N, 1]): 3 maxout layers of width // 2 units (400 -> 200)."""
+    x = points
+    for i in range(3):
+        x = layers.Dense((width // 2) * MAXOUT_PIECES, kernel_initializer=_pacgan_init(),
+                         name=f"maxout_{i}_linear")(x)
+        x = Maxout(MAXOUT_PIECES, name=f"maxout_{i}")(x)
+    return x, layers.Dense(1, kernel_initializer=_pacgan_init(), name="logits",
+                           dtype="float32")(x)
+
+
+_TOY_GENERATORS = {"wgan_gp_toy": _gan_toy_generator, "pacgan_toy": _pacgan_generator}
+_TOY_DISCRIMINATORS = {"wgan_gp_toy": _gan_toy_discriminator,
+                       "pacgan_toy": _pacgan_discriminator}
