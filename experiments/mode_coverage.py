@@ -28,6 +28,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
 from data.datasets import TOY_CENTRES, TOY_STDS, load, make_train_dataset
@@ -102,6 +103,13 @@ def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
     os.makedirs(workdir, exist_ok=True)
     curve_path = os.path.join(workdir, "curve.json")
     previous = _read_json(path) or {}
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    start = int(latest.rsplit("-", 1)[1]) if latest else 0  # checkpoints are named by step
+    if latest is None:
+        # Nothing to resume (runs/ is not committed): this run starts over, so must its curve.
+        previous = {}
+        if os.path.exists(curve_path):
+            os.remove(curve_path)
     curve = ModeCurve(dataset, curve_path,
                       _read_json(curve_path) or previous.get("curve", []))
     config = Config(model=model, dataset=dataset, workdir=workdir, seed=seed, train_steps=steps,
@@ -120,7 +128,6 @@ def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
     m = toy_mode_metrics(points, TOY_CENTRES[dataset], TOY_STDS[dataset])
     with open(os.path.join(workdir, "config.json")) as f:
         done_config = json.load(f)
-    start = previous.get("steps_done", 0) if previous else 0
     record = {
         "dataset": dataset, "model": model, "seed": seed,
         "steps_done": steps, "protocol_steps": target, "shortened": steps < target,

@@ -68,6 +68,10 @@ def test_flags_win_over_the_toy_protocol_and_images_keep_their_rows():
         assert (config.train_steps, config.data_scale, config.train_points) == (3000, 1.0, 0)
         assert v.arch == VARIANTS[model].arch
     assert _resolved(model="acgan", dataset="grid25")[1].arch == "mlp"
+    # A resolved config (config.json) resolves again to itself, images included.
+    for dataset in ("mnist_5k", "grid25"):
+        config, _ = _resolved(model="wgan_gp", dataset=dataset)
+        assert resolve(config)[0] == config
 
 
 @pytest.mark.parametrize("fields,message", [

@@ -97,8 +97,9 @@ def validate(config):
         if not config.dataset.startswith(FOLDER_PREFIX):
             raise ConfigError("--channels applies to --dataset=folder:DIR only; drop it")
     is_toy = not DATASETS.get(config.dataset, _FOLDER).is_image
-    for name in ("data_scale", "train_points"):
-        if getattr(config, name) is not None and not is_toy:
+    for name, neutral in (("data_scale", 1.0), ("train_points", 0)):
+        # The neutral value is what a resolved image run records: it may be resolved again.
+        if getattr(config, name) not in (None, neutral) and not is_toy:
             raise ConfigError(f"--{name} applies to the toy mixtures (ring8, grid25), not "
                               f"{config.dataset}; drop --{name}")
     if config.data_scale is not None and config.data_scale <= 0:
