@@ -264,13 +264,15 @@ def markdown(table):
 
 
 def figure(groups, datasets, real_points):
-    """Per dataset: the lowest seed's samples over the real mixture for each model (its longest
-    run), then modes and high-quality % against the step (thin: each seed; thick: the mean)."""
+    """Per dataset: each model's longest run (its lowest seed's samples) over the real mixture,
+    then modes and high-quality % against the step for every group of records (thin: each
+    seed; thick: the mean over seeds of one length)."""
     longest = {}
     for (dataset, model, steps), records in groups.items():
         if steps >= longest.get((dataset, model), (0, None))[0]:
             longest[(dataset, model)] = (steps, records)
     models = [m for m in MODELS if any((d, m) in longest for d in datasets)]
+    colours = {m: f"C{i}" for i, m in enumerate(MODELS)}
     columns = len(models) + 3
     fig, _ = common.new_figure(columns, width=3.0, height=3.0 * max(len(datasets), 1))
     fig.clear()
@@ -293,19 +295,6 @@ def figure(groups, datasets, real_points):
                 ax.scatter(p[:, 0], p[:, 1], s=1, c="tab:orange", alpha=0.5)
                 title = (f"{model} seed {r['seed']}, {steps:,} steps:\n{r['final']['modes']} "
                          f"modes, {100 * r['final']['high_quality']:.0f}% HQ")
-                curves = [np.asarray(rec["curve"], float) for rec in records]
-                line = None
-                for c in curves:
-                    line, = modes_ax.plot(c[:, 0], c[:, 1], lw=0.5, alpha=0.4,
-                                          color=line.get_color() if line else None)
-                    hq_ax.plot(c[:, 0], 100 * c[:, 2], lw=0.5, alpha=0.4, color=line.get_color())
-                same = [c for c in curves if len(c) == len(curves[0])]
-                mean = np.mean(same, axis=0)
-                label = f"{model} ({len(records)} seeds)"
-                modes_ax.plot(mean[:, 0], mean[:, 1], marker="o", ms=3, color=line.get_color(),
-                              label=label)
-                hq_ax.plot(mean[:, 0], 100 * mean[:, 2], marker="o", ms=3,
-                           color=line.get_color(), label=label)
             ax.scatter(centres[:, 0], centres[:, 1], s=8, c="k", marker="x", linewidths=0.5)
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
@@ -313,6 +302,18 @@ def figure(groups, datasets, real_points):
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(title, fontsize=8)
+        for (d, model, steps), records in sorted(groups.items()):
+            if d != dataset:
+                continue
+            curves = [np.asarray(rec["curve"], float) for rec in records]
+            style = dict(color=colours[model], ls="-" if steps == longest[(d, model)][0] else "--")
+            for c in curves:
+                modes_ax.plot(c[:, 0], c[:, 1], lw=0.5, alpha=0.4, **style)
+                hq_ax.plot(c[:, 0], 100 * c[:, 2], lw=0.5, alpha=0.4, **style)
+            mean = np.mean([c for c in curves if len(c) == len(curves[0])], axis=0)
+            label = f"{model}, {len(records)} seed{'s' * (len(records) > 1)} x {steps:,} steps"
+            modes_ax.plot(mean[:, 0], mean[:, 1], marker="o", ms=3, label=label, **style)
+            hq_ax.plot(mean[:, 0], 100 * mean[:, 2], marker="o", ms=3, label=label, **style)
         modes_ax.axhline(len(centres), color="k", lw=0.5, ls="--")
         hq_ax.axhline(100 * (1 - np.exp(-4.5)), color="k", lw=0.5, ls="--")
         modes_ax.set_title(f"{dataset}: modes during training", fontsize=8)
@@ -321,9 +322,8 @@ def figure(groups, datasets, real_points):
             ax.set_xlabel("generator step", fontsize=8)
             ax.tick_params(labelsize=7)
             if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7)
+                ax.legend(fontsize=6)
     return fig
-
 
 if __name__ == "__main__":
     common.define_flags(NAME)
