@@ -28,8 +28,8 @@ flags.DEFINE_string("dataset", _D.dataset,
                     "shipped mnist_5k when offline), or folder:DIR, a directory of images (flat, "
                     "or one sub-folder per class for acgan).")
 flags.DEFINE_string("workdir", None, "Run directory (default: runs/<model>); rerun to resume.")
-flags.DEFINE_integer("train_steps", None,
-                     "Generator updates in the whole run (default: the variant's, README table).")
+flags.DEFINE_integer("train_steps", None, "Generator updates in the whole run (default: the "
+                     "variant's, README table; the toy protocols' own on ring8/grid25).")
 flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch,
                      "Steps between sample pictures and checkpoints.")
 flags.DEFINE_integer("seed", _D.seed, "Seed of weights, noise and data order.")
@@ -44,7 +44,16 @@ flags.DEFINE_float("beta_1", None, "Adam beta_1 of both optimizers (default: pap
 flags.DEFINE_float("beta_2", None, "Adam beta_2 of both optimizers (default: paper's).")
 flags.DEFINE_float("gp_weight", None, "Gradient-penalty weight lambda (wgan_gp; default 10).")
 flags.DEFINE_float("clip_value", None, "Critic weight-clipping bound c (wgan; default 0.01).")
-flags.DEFINE_integer("width", None, "Base width: conv channels (64) or MLP units (512).")
+flags.DEFINE_integer("width", None, "Base width: conv channels (64) or MLP units (512; toy "
+                     "protocols: 512 gan_toy.py, 400 PacGAN's G with 200-unit maxout D).")
+flags.DEFINE_float("data_scale", None, "Toy data: divide the training points by this "
+                   "(default: the toy protocol's, e.g. 1.414 on ring8 for wgan_gp); samples "
+                   "and scores stay in the data's coordinates.")
+flags.DEFINE_integer("train_points", None, "Toy data: train on a fixed set of this many points "
+                     "drawn from the seed (0: fresh draws every batch; default: the protocol's).")
+flags.DEFINE_bool("toy_defaults", _D.toy_defaults, "On ring8/grid25, take gan/wgan/wgan_gp's "
+                  "defaults from their toy protocol (PacGAN, gan_toy.py); --notoy_defaults "
+                  "keeps the image runs' defaults.")
 flags.DEFINE_integer("image_size", None, "Resize images to this side (default: dataset's; a "
                      "folder's images are centre-cropped to a square first).")
 flags.DEFINE_integer("channels", None, "folder: 1 (grey) or 3 (colour); default: 3 when any "

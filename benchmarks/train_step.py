@@ -169,7 +169,9 @@ def torch_settings(model):
         return None
     if spec.is_image and (v.arch == "dcgan" and spec.shape != (28, 28, 1)):
         return None
-    return {"arch": v.arch if spec.is_image else "mlp", "data_shape": list(spec.shape),
+    if v.arch not in ("mlp", "dcgan"):  # the toy protocols' nets have no PyTorch peer yet
+        return None
+    return {"arch": v.arch, "data_shape": list(spec.shape),
             "input_dim": v.latent_dim, "width": config.width, "d_norm": v.d_norm,
             "batch": config.batch_size, "d_steps": v.d_steps, "loss": v.loss,
             "optimizer": v.optimizer, "d_lr": v.d_lr, "g_lr": v.g_lr, "beta_1": v.beta_1,

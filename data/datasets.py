@@ -11,7 +11,9 @@
   (400 per class); split "test" holds out the last 100 of each class in file order, for
   evaluation (eval.py), never trained on.
 - `ring8`, `grid25`: 2-D Gaussian mixtures of the WGAN-GP / VEEGAN / PacGAN toy experiments,
-  sampled on the fly.
+  sampled on the fly, or from a fixed training set of N points drawn once from the run's seed
+  (`train_points`), as the reference code's 25gaussians and PacGAN sets; the toy protocols
+  also divide the points by a constant (`data_scale`, gan_toy.py's 1.414 and 2.828).
 
 The training pipeline is indexed by step: batch `s` is a pure function of (seed, s), so a run
 resumed at step s sees exactly the batches an uninterrupted run would have seen. In-memory arrays
@@ -255,15 +257,27 @@ def _streamed_examples(data, seed, start):
             .skip(offset))
 
 
-def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None):
+def toy_training_set(name, n, seed):
+    """A fixed set of n points of mixture `name`: point i is centre i mod K plus Gaussian noise
+    (so the modes are balanced, as gan_toy.py's 25gaussians set), drawn with a stateless seed
+    of (seed, n): the same set in every process and after every resume. [n, 2], labels [n]."""
+    centres = TOY_CENTRES[name]
+    mode = np.arange(n) % len(centres)
+    noise = tf.random.stateless_normal([n, 2], [seed, n], alg="philox").numpy()
+    return centres[mode] + TOY_STDS[name] * noise, mode.astype(np.int32)
+
+
+def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None, data_scale=1.0,
+                       train_points=0):
     """An endless tf.data.Dataset of (x, labels) batches, batch s = f(seed, s) for s >= start_step.
 
     Images in memory or in a folder: every epoch over the N examples is a fresh stateless
     permutation (`tf.random.experimental.index_shuffle`); a folder's files are read and decoded
     as the batch needs them. A TFDS stream: the next `batch_size` examples of its block-permuted
     epochs (`_streamed_examples`). The batch is scaled to [-1, 1]. Toy data: `batch_size` points
-    drawn from the mixture (uniform mode, Gaussian noise) with the step's stateless seed; the
-    label is the mode index.
+    drawn from the mixture (uniform mode, Gaussian noise) with the step's stateless seed, or
+    with `train_points` > 0 read from `toy_training_set` like an array in memory; either is
+    divided by `data_scale`. The label is the mode index.
     """
     seed = int(seed)
     steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
@@ -301,6 +315,16 @@ def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None):
         def batch_at(step):
             index = _epoch_positions(step, batch_size, n, seed)
             return _to_unit_range(tf.gather(images, index), image_size), tf.gather(labels, index)
+    elif train_points:
+        if batch_size > train_points:
+            raise DatasetError(f"batch of {batch_size} is larger than the fixed training set of "
+                               f"{train_points} points; pass more --train_points")
+        points, modes = toy_training_set(data.spec.name, train_points, seed)
+        points, modes = tf.constant(points / data_scale, tf.float32), tf.constant(modes)
+
+        def batch_at(step):
+            index = _epoch_positions(step, batch_size, train_points, seed)
+            return tf.gather(points, index), tf.gather(modes, index)
     else:
         centres = tf.constant(TOY_CENTRES[data.spec.name])
         std = TOY_STDS[data.spec.name]
@@ -310,7 +334,8 @@ def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None):
             mode = tf.random.stateless_uniform([batch_size], s, 0, len(TOY_CENTRES[data.spec.name]),
                                                dtype=tf.int32)
             noise = tf.random.stateless_normal([batch_size, 2], s + [0, 1 << 40])
-            return tf.gather(centres, mode) + std * noise, mode
+            points = tf.gather(centres, mode) + std * noise
+            return (points / data_scale if data_scale != 1 else points), mode
 
     return (steps.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))

@@ -1,179 +1,337 @@
-"""Mode coverage on the 2-D mixtures, by the VEEGAN / PacGAN protocol (TARGETS.md).
+"""Mode coverage on the 2-D mixtures, each variant with its reference code's own toy setup.
 
-    python -m experiments.mode_coverage [--quick] [--steps=4000] [--seeds=5] [--checks=8]
+    python -m experiments.mode_coverage [--quick] [--seeds=5] [--steps=N] [--checks=8]
+        [--models=gan,wgan,wgan_gp] [--datasets=ring8,grid25]
 
 For each dataset (ring8: 8 Gaussians on a circle of radius 2, std 0.02; grid25: {-4..4}^2,
-std 0.05) and each variant (gan with the non-saturating loss, wgan, wgan_gp), trains a run of
-train.py with the variant's paper defaults (MLP networks) for `--steps` generator updates,
-once per seed, then draws 2,500 samples from its exported generator and counts: modes captured
-(a centre nearest to >= 1 high-quality sample), high-quality share (within 3 std of the nearest
-centre) and the reverse KL of the mode histogram (metrics/scores.py `toy_mode_metrics`).
-The same counts are also taken `--checks` times during training, on the in-memory generator,
-so the table says whether a variant was still improving when it stopped.
+std 0.05) and variant, trains `--seeds` runs of train.py with the toy protocol's defaults
+(models/variants.py `TOY_VARIANTS`: `gan` is PacGAN's GAN baseline, `wgan` and `wgan_gp`
+gan_toy.py's two modes: their networks, noise, batch, optimizers, data scaling, training set
+and number of updates), then draws 2,500 samples from the exported generator and counts
+modes captured, the high-quality share and the reverse KL of the mode histogram
+(metrics/scores.py `toy_mode_metrics`, the VEEGAN / PacGAN protocol). The same counts are taken
+`--checks` times during training, so the record says whether a run was still improving.
 
-The table gives mean +- std over seeds beside the published rows (PacGAN4 and VEEGAN, as quoted
-in TARGETS.md; their networks, steps and batch sizes differ from ours) and beside 2,500 draws of
-the true mixture. The figure shows seed 0's samples over the true density, and the counts
-during training (mean over seeds).
+Each seed writes its own record, `<out_dir>/<dataset>_<model>_seed<s>.json`: the resolved
+config, the curve, the final metrics, wall time, and the steps done beside the protocol's.
+A seed whose record holds at least the steps asked for is skipped, so seeds accumulate across
+sessions; a run stopped midway resumes from its checkpoint in `<out_dir>/runs/` (and a record
+of fewer steps is continued from there when more are asked for). `--steps` below the protocol's
+count shortens the runs: the record says so and every run prints "shortened: N of M protocol
+steps". The table and figure combine every record in `<out_dir>`, beside PacGAN's published
+rows (its GAN baseline is the protocol of our `gan` row).
 """
+import glob
+import json
 import os
 import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
 from data.datasets import TOY_CENTRES, TOY_STDS, load, make_train_dataset
 from experiments import common
 from metrics.evaluation import TOY_SAMPLES, draw, load_sampler
 from metrics.scores import toy_mode_metrics
-from training.config import Config
+from training.config import Config, ConfigError, resolve
 from training.loop import train
 
 NAME = "mode_coverage"
 MODELS = ("gan", "wgan", "wgan_gp")
 DATASETS = ("ring8", "grid25")
-# (modes, high-quality %) as quoted in ../shared/TARGETS.md.
-PUBLISHED = {"ring8": {"PacGAN4": (7.8, 95.9), "VEEGAN": (8, 52.9)},
-             "grid25": {"PacGAN4": (24.8, 93.6), "VEEGAN": (24.6, 40.0)}}
+# (modes, high-quality %): PacGAN (Lin et al. 2018) Table 1, mean of 10 runs; VEEGAN's own table.
+PUBLISHED = {"ring8": {"GAN, PacGAN's table": (6.3, 98.2), "PacGAN4": (7.8, 95.9),
+                       "VEEGAN": (8, 52.9)},
+             "grid25": {"GAN, PacGAN's table": (17.3, 94.8), "PacGAN4": (24.8, 93.6),
+                        "VEEGAN": (24.6, 40.0)}}
+FIGURE_POINTS = 500  # of the 2,500 scored samples, kept in each record for the figure
+QUICK = dict(steps=20, seeds=1, models=("gan",), datasets=("ring8",), checks=2)
 
 
 def generator_mode_metrics(gan, dataset, seed=12345):
-    """toy_mode_metrics of TOY_SAMPLES points from an in-memory GAN's generator."""
-    latents = gan.latent.sample(TOY_SAMPLES, [seed, 0])
-    points = np.asarray(gan.generator(gan.latent.generator_input(latents), training=False))
+    """toy_mode_metrics of TOY_SAMPLES points from an in-memory GAN's generator, in the data's
+    own coordinates."""
+    points = np.asarray(gan.samples(gan.latent.sample(TOY_SAMPLES, [seed, 0])))
     return toy_mode_metrics(points, TOY_CENTRES[dataset], TOY_STDS[dataset])
 
 
 class ModeCurve(keras.callbacks.Callback):
-    """Records (step, modes, high-quality share) at the end of every epoch of `train`."""
+    """Records [step, modes, high-quality share] at the end of every epoch of `train`, and
+    keeps them in `path` so that an interrupted run resumes with its curve."""
 
-    def __init__(self, dataset):
+    def __init__(self, dataset, path, points=()):
         super().__init__()
-        self.dataset, self.points = dataset, []
+        self.dataset, self.path, self.points = dataset, path, list(points)
 
     def on_epoch_end(self, epoch, logs=None):
         m = generator_mode_metrics(self.model, self.dataset)
-        self.points.append((int(self.model.step.numpy()), m["modes"], m["high_quality"]))
+        step = int(self.model.step.numpy())
+        self.points = [p for p in self.points if p[0] < step]
+        self.points.append([step, m["modes"], m["high_quality"]])
+        _write_json(self.path, self.points)
 
 
-def run(out_dir, quick=False, seed=0, steps=4000, seeds=5, models=MODELS, datasets=DATASETS,
+def _write_json(path, value):
+    with open(path + ".tmp", "w") as f:
+        json.dump(common._rounded(value), f, indent=1)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def record_path(out_dir, dataset, model, seed):
+    return os.path.join(out_dir, f"{dataset}_{model}_seed{seed}.json")
+
+
+def protocol_steps(model, dataset):
+    return resolve(Config(model=model, dataset=dataset, workdir=""))[0].train_steps
+
+
+def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
+    """Trains (or resumes) one seed to `steps` and writes its record; returns the record."""
+    path = record_path(out_dir, dataset, model, seed)
+    workdir = os.path.join(out_dir, "runs", f"{dataset}_{model}_seed{seed}")
+    os.makedirs(workdir, exist_ok=True)
+    curve_path = os.path.join(workdir, "curve.json")
+    previous = _read_json(path) or {}
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    start = int(latest.rsplit("-", 1)[1]) if latest else 0  # checkpoints are named by step
+    if latest is None:
+        # Nothing to resume (runs/ is not committed): this run starts over, so must its curve.
+        previous = {}
+        if os.path.exists(curve_path):
+            os.remove(curve_path)
+    curve = ModeCurve(dataset, curve_path,
+                      _read_json(curve_path) or previous.get("curve", []))
+    config = Config(model=model, dataset=dataset, workdir=workdir, seed=seed, train_steps=steps,
+                    steps_per_epoch=steps // checks, checkpoint_every=steps // checks,
+                    **({"width": 32, "jit_compile": False} if quick else {}))
+    resolved, _ = resolve(config)
+    target = protocol_steps(model, dataset)
+    if steps < target:
+        print(f"{dataset} {model} seed {seed}: shortened: {steps:,} of {target:,} protocol "
+              "steps", flush=True)
+    t = time.perf_counter()
+    train(config, verbose=0, callbacks=[curve])
+    seconds = time.perf_counter() - t
+    points = draw(load_sampler(os.path.join(workdir, "saved_model")), TOY_SAMPLES,
+                  seed=seed)["samples"]
+    m = toy_mode_metrics(points, TOY_CENTRES[dataset], TOY_STDS[dataset])
+    with open(os.path.join(workdir, "config.json")) as f:
+        done_config = json.load(f)
+    record = {
+        "dataset": dataset, "model": model, "seed": seed,
+        "steps_done": steps, "protocol_steps": target, "shortened": steps < target,
+        "final": {k: m[k] for k in ("modes", "high_quality", "reverse_kl", "counts")},
+        "curve": curve.points,
+        "train_seconds": previous.get("train_seconds", 0.0) + seconds,
+        "ms_per_step_this_session": 1000 * seconds / max(steps - start, 1),
+        "config": done_config, "resolved": {k: getattr(resolved, k) for k in (
+            "batch_size", "d_steps", "latent_dim", "width", "d_lr", "g_lr", "beta_1",
+            "beta_2", "gp_weight", "clip_value", "data_scale", "train_points")},
+        "points": np.round(points[:FIGURE_POINTS], 4).tolist(),
+    }
+    _write_json(path, record)
+    print(f"{dataset} {model} seed {seed}: {m['modes']} modes, "
+          f"{100 * m['high_quality']:.1f}% high quality after {steps:,} steps "
+          f"({seconds:.0f} s)", flush=True)
+    return record
+
+
+def run(out_dir, quick=False, seed=0, steps=None, seeds=5, models=MODELS, datasets=DATASETS,
         checks=8):
+    """Trains the missing seeds (`steps` None: each protocol's own count), then tables and
+    plots every record in out_dir."""
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
     if quick:
-        steps, seeds, models, datasets, checks = 20, 1, ("gan",), ("ring8",), 2
-    if checks < 1 or steps % checks:
-        raise common.ExperimentError(f"--steps={steps} does not split into --checks={checks} "
-                                     "equal parts; pick a divisor of --steps")
-    runs = {}
+        steps, seeds, models, datasets, checks = (QUICK[k] for k in
+                                                  ("steps", "seeds", "models", "datasets",
+                                                   "checks"))
+    for name, values, known in (("models", models, MODELS), ("datasets", datasets, DATASETS)):
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            raise common.ExperimentError(f"--{name}={','.join(unknown)} is not one of "
+                                         f"{','.join(known)}")
+    if checks < 1 or seeds < 1 or (steps is not None and steps < 1):
+        raise common.ExperimentError("--steps, --seeds and --checks must be positive")
     for dataset in datasets:
-        real = next(iter(make_train_dataset(load(dataset), TOY_SAMPLES, seed=seed + 99)))[0]
-        runs[(dataset, "real")] = [dict(toy_mode_metrics(real.numpy(), TOY_CENTRES[dataset],
-                                                         TOY_STDS[dataset]),
-                                        points=real.numpy())]
         for model in models:
+            n = steps or protocol_steps(model, dataset)
+            if n % checks:
+                raise common.ExperimentError(
+                    f"{n} steps ({dataset}, {model}) do not split into --checks={checks} "
+                    "equal parts; pick a divisor")
             for s in range(seed, seed + seeds):
-                workdir = os.path.join(out_dir, "runs", f"{dataset}_{model}_seed{s}")
-                config = Config(model=model, dataset=dataset, workdir=workdir, train_steps=steps,
-                                steps_per_epoch=steps // checks, checkpoint_every=steps, seed=s,
-                                overwrite=True,
-                                **({"width": 32, "jit_compile": False} if quick else {}))
-                curve = ModeCurve(dataset)
-                t = time.perf_counter()
-                train(config, verbose=0, callbacks=[curve])
-                seconds = time.perf_counter() - t
-                points = draw(load_sampler(os.path.join(workdir, "saved_model")), TOY_SAMPLES,
-                              seed=s)["samples"]
-                m = toy_mode_metrics(points, TOY_CENTRES[dataset], TOY_STDS[dataset])
-                runs.setdefault((dataset, model), []).append(dict(m, points=points, seed=s,
-                                                                  train_seconds=seconds,
-                                                                  curve=curve.points))
-                print(f"{dataset} {model} seed {s}: {m['modes']} modes, "
-                      f"{100 * m['high_quality']:.1f}% high quality ({seconds:.0f} s)", flush=True)
+                done = _read_json(record_path(out_dir, dataset, model, s))
+                if done and done.get("steps_done", 0) >= n:
+                    print(f"{dataset} {model} seed {s}: done ({done['steps_done']:,} steps), "
+                          "skipped", flush=True)
+                    continue
+                try:
+                    run_seed(out_dir, dataset, model, s, n, checks, quick)
+                except ConfigError as e:
+                    raise common.ExperimentError(str(e)) from None
+    return summarize(out_dir, started, quick)
 
-    table = {}
-    for (dataset, model), results in runs.items():
-        modes = np.array([r["modes"] for r in results], float)
-        hq = np.array([100 * r["high_quality"] for r in results])
-        kl = np.array([r["reverse_kl"] for r in results])
-        table.setdefault(dataset, {})[model] = {
-            "modes_mean": modes.mean(), "modes_std": modes.std(), "high_quality_mean": hq.mean(),
-            "high_quality_std": hq.std(), "reverse_kl_mean": kl.mean(),
-            "all_modes_every_seed": bool(np.all(modes == len(TOY_CENTRES[dataset]))),
-            "per_seed": [{k: r[k] for k in ("seed", "modes", "high_quality", "reverse_kl",
-                                            "train_seconds", "curve") if k in r}
-                         for r in results]}
+
+# === Combining the records ===
+
+def load_records(out_dir):
+    """Every per-seed record in out_dir, by (dataset, model, steps_done)."""
+    groups = {}
+    for path in sorted(glob.glob(os.path.join(out_dir, "*_seed*.json"))):
+        r = _read_json(path)
+        if r and "final" in r:
+            groups.setdefault((r["dataset"], r["model"], r["steps_done"]), []).append(r)
+    return {k: sorted(v, key=lambda r: r["seed"]) for k, v in groups.items()}
+
+
+def real_metrics(dataset, seed=99):
+    """The protocol on TOY_SAMPLES draws of the true mixture, and the points."""
+    real = next(iter(make_train_dataset(load(dataset), TOY_SAMPLES, seed=seed)))[0].numpy()
+    return toy_mode_metrics(real, TOY_CENTRES[dataset], TOY_STDS[dataset]), real
+
+
+def summarize(out_dir, started, quick=False):
+    groups = load_records(out_dir)
+    datasets = [d for d in DATASETS if any(k[0] == d for k in groups)]
+    table, real_points = {}, {}
+    for dataset in datasets:
+        m, real_points[dataset] = real_metrics(dataset)
+        table.setdefault(dataset, {})["real"] = _row([{"final": m, "seed": None}], 0, 0)
+    for (dataset, model, steps), records in sorted(groups.items()):
+        table[dataset][f"{model}@{steps}"] = _row(records, steps, records[0]["protocol_steps"])
     record = {"protocol": f"{TOY_SAMPLES} samples; high quality = within 3 std of the nearest "
                           "centre; a mode counts with >= 1 high-quality sample",
-              "steps": steps, "seeds": seeds, "checks": checks, "quick": quick, "table": table,
-              "published": PUBLISHED, "markdown": markdown(table, steps, seeds),
+              "quick": quick, "table": table, "published": PUBLISHED,
+              "markdown": markdown(table),
               "summary": {f"{d}/{m}": f"{t['modes_mean']:.1f} modes, "
-                                      f"{t['high_quality_mean']:.1f}% HQ"
-                          for d, rows in table.items() for m, t in rows.items()}}
-    return common.write_outputs(out_dir, NAME, figure(runs, datasets, models, seeds), record,
+                                      f"{t['high_quality_mean']:.1f}% HQ ({t['seeds']} seeds)"
+                          for d, rows in table.items() for m, t in rows.items() if m != "real"}}
+    return common.write_outputs(out_dir, NAME, figure(groups, datasets, real_points), record,
                                 started)
 
 
-def markdown(table, steps, seeds):
-    lines = ["| data | model | modes (mean +- std) | high quality % | reverse KL | every mode, "
-             "every seed |", "|---|---|---|---|---|---|"]
+def _row(records, steps, protocol):
+    modes = np.array([r["final"]["modes"] for r in records], float)
+    hq = np.array([100 * r["final"]["high_quality"] for r in records])
+    kl = np.array([r["final"]["reverse_kl"] for r in records])
+    k = len(records[0]["final"]["counts"])
+    return {"seeds": len(records), "steps_done": steps, "protocol_steps": protocol,
+            "modes_mean": modes.mean(), "modes_std": modes.std(), "high_quality_mean": hq.mean(),
+            "high_quality_std": hq.std(), "reverse_kl_mean": kl.mean(),
+            "all_modes_every_seed": bool(np.all(modes == k)),
+            "per_seed": [{"seed": r["seed"], "modes": r["final"]["modes"],
+                          "high_quality": r["final"]["high_quality"],
+                          "train_seconds": r.get("train_seconds")} for r in records]}
+
+
+def markdown(table):
+    lines = ["| data | model | steps (of the protocol's) | seeds | modes (mean +- std) "
+             "| high quality % | reverse KL | every mode, every seed |",
+             "|---|---|---|---|---|---|---|---|"]
     for dataset, rows in table.items():
         k = len(TOY_CENTRES[dataset])
-        for model, t in rows.items():
-            label = "true mixture" if model == "real" else f"`{model}` ({seeds} seeds, {steps} steps)"
-            lines.append(f"| {dataset} | {label} | {t['modes_mean']:.1f} +- {t['modes_std']:.1f} "
-                         f"of {k} | {t['high_quality_mean']:.1f} +- {t['high_quality_std']:.1f} | "
-                         f"{t['reverse_kl_mean']:.3f} | {'yes' if t['all_modes_every_seed'] else 'no'} |")
+        for key, t in rows.items():
+            if key == "real":
+                label, steps = f"true mixture ({TOY_SAMPLES:,} draws)", "-"
+            else:
+                label = f"`{key.split('@')[0]}`"
+                steps = f"{t['steps_done']:,} of {t['protocol_steps']:,}"
+                if t["steps_done"] < t["protocol_steps"]:
+                    steps = f"**shortened**: {steps}"
+            lines.append(f"| {dataset} | {label} | {steps} | {t['seeds']} | "
+                         f"{t['modes_mean']:.1f} +- {t['modes_std']:.1f} of {k} | "
+                         f"{t['high_quality_mean']:.1f} +- {t['high_quality_std']:.1f} | "
+                         f"{t['reverse_kl_mean']:.3f} | "
+                         f"{'yes' if t['all_modes_every_seed'] else 'no'} |")
         for name, (modes, hq) in PUBLISHED[dataset].items():
-            lines.append(f"| {dataset} | {name} (published) | {modes} of {k} | {hq} | - | - |")
+            lines.append(f"| {dataset} | {name} (published) | PacGAN: 400,000 | 10 | {modes} of "
+                         f"{k} | {hq} | - | - |" if "VEEGAN" not in name else
+                         f"| {dataset} | {name} (published) | its own setup | - | {modes} of {k} "
+                         f"| {hq} | - | - |")
     return "\n".join(lines)
 
 
-def figure(runs, datasets, models, seeds):
-    """Per dataset: seed 0's samples over the real mixture for each model, then modes and
-    high-quality % against the step (mean over seeds) from the checks during training."""
+def figure(groups, datasets, real_points):
+    """Per dataset: each model's longest run (its lowest seed's samples) over the real mixture,
+    then modes and high-quality % against the step for every group of records (thin: each
+    seed; thick: the mean over seeds of one length)."""
+    longest = {}
+    for (dataset, model, steps), records in groups.items():
+        if steps >= longest.get((dataset, model), (0, None))[0]:
+            longest[(dataset, model)] = (steps, records)
+    models = [m for m in MODELS if any((d, m) in longest for d in datasets)]
+    colours = {m: f"C{i}" for i, m in enumerate(MODELS)}
     columns = len(models) + 3
-    fig, _ = common.new_figure(columns, width=3.0, height=3.0 * len(datasets))
+    fig, _ = common.new_figure(columns, width=3.0, height=3.0 * max(len(datasets), 1))
     fig.clear()
-    grid = fig.subplots(len(datasets), columns, squeeze=False)
+    grid = fig.subplots(max(len(datasets), 1), columns, squeeze=False)
     for i, dataset in enumerate(datasets):
-        centres, real = TOY_CENTRES[dataset], runs[(dataset, "real")][0]["points"]
+        centres, real = TOY_CENTRES[dataset], real_points[dataset]
+        lim = 3.0 if dataset == "ring8" else 5.5
+        modes_ax, hq_ax = grid[i, -2], grid[i, -1]
         for j, model in enumerate(("real",) + tuple(models)):
-            ax, r = grid[i, j], runs[(dataset, model)][0]
+            ax = grid[i, j]
             ax.scatter(real[:, 0], real[:, 1], s=1, c="tab:blue", alpha=0.3)
+            title = f"{dataset}: true mixture"
             if model != "real":
-                ax.scatter(r["points"][:, 0], r["points"][:, 1], s=1, c="tab:orange", alpha=0.5)
+                if (dataset, model) not in longest:
+                    ax.set_axis_off()
+                    continue
+                steps, records = longest[(dataset, model)]
+                r = records[0]
+                p = np.asarray(r["points"])
+                ax.scatter(p[:, 0], p[:, 1], s=1, c="tab:orange", alpha=0.5)
+                title = (f"{model} seed {r['seed']}, {steps:,} steps:\n{r['final']['modes']} "
+                         f"modes, {100 * r['final']['high_quality']:.0f}% HQ")
             ax.scatter(centres[:, 0], centres[:, 1], s=8, c="k", marker="x", linewidths=0.5)
-            ax.set_xlim(-5.5, 5.5)
-            ax.set_ylim(-5.5, 5.5)
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
             ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{dataset} {model}: {r['modes']} modes, "
-                         f"{100 * r['high_quality']:.0f}% HQ", fontsize=8)
-        modes_ax, hq_ax = grid[i, -2], grid[i, -1]
-        for model in models:
-            curves = np.array([r["curve"] for r in runs[(dataset, model)]], float)
-            steps = curves[0, :, 0]
-            modes_ax.plot(steps, curves[:, :, 1].mean(0), marker="o", ms=3, label=model)
-            hq_ax.plot(steps, 100 * curves[:, :, 2].mean(0), marker="o", ms=3, label=model)
+            ax.set_title(title, fontsize=8)
+        for (d, model, steps), records in sorted(groups.items()):
+            if d != dataset:
+                continue
+            curves = [np.asarray(rec["curve"], float) for rec in records]
+            style = dict(color=colours[model], ls="-" if steps == longest[(d, model)][0] else "--")
+            for c in curves:
+                modes_ax.plot(c[:, 0], c[:, 1], lw=0.5, alpha=0.4, **style)
+                hq_ax.plot(c[:, 0], 100 * c[:, 2], lw=0.5, alpha=0.4, **style)
+            mean = np.mean([c for c in curves if len(c) == len(curves[0])], axis=0)
+            label = f"{model}, {len(records)} seed{'s' * (len(records) > 1)} x {steps:,} steps"
+            modes_ax.plot(mean[:, 0], mean[:, 1], marker="o", ms=3, label=label, **style)
+            hq_ax.plot(mean[:, 0], 100 * mean[:, 2], marker="o", ms=3, label=label, **style)
         modes_ax.axhline(len(centres), color="k", lw=0.5, ls="--")
         hq_ax.axhline(100 * (1 - np.exp(-4.5)), color="k", lw=0.5, ls="--")
-        modes_ax.set_title(f"{dataset}: modes (mean of {seeds} seeds)", fontsize=8)
-        hq_ax.set_title(f"{dataset}: high-quality % (mean of {seeds} seeds)", fontsize=8)
+        modes_ax.set_title(f"{dataset}: modes during training", fontsize=8)
+        hq_ax.set_title(f"{dataset}: high-quality %", fontsize=8)
         for ax in (modes_ax, hq_ax):
             ax.set_xlabel("generator step", fontsize=8)
             ax.tick_params(labelsize=7)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6)
     return fig
-
 
 if __name__ == "__main__":
     common.define_flags(NAME)
-    flags.DEFINE_integer("steps", 4000, "Generator updates per run.")
-    flags.DEFINE_integer("checks", 8, "Mode counts taken during each run (--steps must divide).")
-    flags.DEFINE_integer("seeds", 5, "Seeds per (dataset, model).")
+    flags.DEFINE_integer("steps", None, "Generator updates per run (default: each toy "
+                         "protocol's own; fewer is recorded and printed as shortened).")
+    flags.DEFINE_integer("checks", 8, "Mode counts taken during each run (must divide the "
+                         "steps).")
+    flags.DEFINE_integer("seeds", 5, "Seeds per (dataset, model); existing records are kept.")
     flags.DEFINE_list("models", list(MODELS), "Variants to train.")
     flags.DEFINE_list("datasets", list(DATASETS), "Toy datasets.")
     app.run(common.cli_main(NAME, run,

@@ -71,8 +71,10 @@ QUICK = Settings(d_iterations=300, measure_every=20, measure_batch=500, g_steps=
 
 def _toy_generators(s, seed):
     """The repo's `gan` on ring8, trained by its own train_step; G's weights at each g_step."""
+    # The image row's MLP `gan` (not PacGAN's toy protocol): the setup this experiment's
+    # figure and README numbers were measured with.
     config, variant = resolve(Config(model="gan", dataset="ring8", workdir="", seed=seed,
-                                     width=s.toy_width, jit_compile=False))
+                                     width=s.toy_width, jit_compile=False, toy_defaults=False))
     data = load(config.dataset)
     gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
     snapshots, step = [], 0
@@ -190,12 +192,15 @@ def run(out_dir, quick=False, seed=0, workdir=None):
     for g_step, weights in snapshots:
         generator.set_weights(weights)
         restart()
+        # In the run's training coordinates (a toy protocol divides the data by data_scale).
         real = iter(make_train_dataset(data, batch * s.measure_every, seed,
-                                       image_size=config.image_size))
+                                       image_size=config.image_size,
+                                       data_scale=variant.data_scale))
         curve = {"g_step": g_step, "d_iteration": [], "minimax_norm": [],
                  "non_saturating_norm": [], "mean_d_of_g_z": []}
         if not data.spec.is_image:
-            curve["g_samples_near_data"] = _near_data(generator(measure_input), data.spec.name)
+            curve["g_samples_near_data"] = _near_data(
+                generator(measure_input, training=False) * variant.data_scale, data.spec.name)
         for it in range(0, s.d_iterations + 1, s.measure_every):
             if it:
                 chunk = next(real)[0]

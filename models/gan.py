@@ -90,6 +90,12 @@ class GAN(keras.Model):
     def call(self, generator_input, training=False):
         return self.generator(generator_input, training=training)
 
+    def samples(self, latents):
+        """G's samples (inference mode) in the data's own coordinates: a toy protocol trains
+        on data divided by `variant.data_scale`, so G's output is multiplied back."""
+        x = self.generator(self.latent.generator_input(latents), training=False)
+        return x * self.variant.data_scale if self.variant.data_scale != 1 else x
+
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         # No optimizer for keras' own use: an unused one would be created outside any
         # strategy scope and break distributed fit (KERAS3_TRAPS.md).

@@ -62,17 +62,17 @@ class InfoGAN(GAN):
     def discriminator_heads(self, trunk):
         """Q shares D's trunk: FC 128 - BN - LeakyReLU, then the code parameters."""
         arch = self.variant.arch
-        kw = style(arch).init
         # Bias-free before batch norm, except in the official nets, whose layers all have one.
-        q = layers.Dense(128, use_bias=arch == "infogan_mnist", name="q_dense", **kw)(trunk)
+        q = layers.Dense(128, use_bias=arch == "infogan_mnist", name="q_dense",
+                         **style(arch).init)(trunk)
         q = layers.LeakyReLU(style(arch).leaky_slope)(normalization("batch", "q_bn", arch)(q))
         heads = {}
         if self.latent.num_categorical:
             heads["code_logits"] = layers.Dense(self.latent.num_categorical, name="code_logits",
-                                                dtype="float32", **kw)(q)
+                                                dtype="float32", **style(arch).init)(q)
         if self.latent.num_continuous:
             heads["code_mean"] = layers.Dense(self.latent.num_continuous, name="code_mean",
-                                              dtype="float32", **kw)(q)
+                                              dtype="float32", **style(arch).init)(q)
         return heads
 
     def code_terms(self, batch, prefix):

@@ -1,9 +1,11 @@
 """Generator and discriminator networks, sized from the data shape.
 
-- "mlp": fully connected nets (Goodfellow 2014; the WGAN-GP toy nets): 3 hidden layers of `width`.
+- "mlp": fully connected nets (Goodfellow 2014): 3 hidden layers of `width`; G ReLU, D
+  LeakyReLU(0.2) with `norm` after its second and third layers. Any data.
 - "dcgan": Radford et al. 2016 conventions: strided transposed convolutions in G with batch norm
   and ReLU (none on the output, which is tanh); strided convolutions in D with LeakyReLU(0.2) and
-  no normalization on the input layer. Square images of side 4 * 2^k or 7 * 2^k (28, 32, 64).
+  no normalization on the input layer. Square images of side 4 * 2^k or 7 * 2^k (28, 32, 64);
+  on 2-D points it means "mlp".
 - "infogan_mnist": the official InfoGAN MNIST networks (openai/InfoGAN,
   infogan/models/regularized_gan.py 31-65, infogan/misc/custom_ops.py): G = FC 1024-BN-ReLU,
   FC (side/4)^2 x 128-BN-ReLU, deconv 4x4/2 64-BN-ReLU, deconv 4x4/2 to the channels, sigmoid;
@@ -12,6 +14,14 @@
   0, batch norm gamma N(1, 0.02), epsilon 1e-5, moving-average decay 0.9. The official nets see
   images in [0, 1]; the repo's images are in [-1, 1], so G's sigmoid output is mapped to
   2p - 1 and D's input to (x + 1) / 2 by fixed affine layers: the same functions and gradients.
+- "wgan_gp_toy": gan_toy.py's nets (igul222/improved_wgan_training gan_toy.py:31-58): G and D
+  3 x [Linear(`width`) + ReLU] + Linear, He-uniform hidden weights, Glorot-uniform output
+  weights, zero biases (tflib/ops/linear.py), no normalization. 2-D points.
+- "pacgan_toy": PacGAN's 2-D nets (fjxmlzn/PacGAN pacgan_task.py:42-95): G 4 x [Linear(`width`,
+  no bias) + batch norm + ReLU] + Linear; D 3 maxout layers of `width // 2` units of 5 pieces
+  + Linear, no normalization; every weight N(0, 0.02), biases 0 (config.py:21-22). Batch norm
+  as in Blocks: epsilon 1e-4, population statistics moving by 0.05 a step (pacgan_task.py:149).
+  2-D points.
 
 The discriminator returns a dict of heads: `logits` [N, 1] (real/fake, or the critic's value)
 always, and whatever heads the model adds on the trunk's features (AC-GAN's `class_logits`,
@@ -37,8 +47,15 @@ def dcgan_plan(side):
         f"not {side}; pick another --image_size")
 
 
+TOY_ARCHS = ("wgan_gp_toy", "pacgan_toy")
+ARCHS = ("mlp", "dcgan", "infogan_mnist") + TOY_ARCHS
+
+
 def check_shape(arch, shape):
     """Raises DatasetError when `arch` cannot take data of `shape`."""
+    if arch in TOY_ARCHS and len(shape) != 1:
+        raise DatasetError(f"the {arch} networks take 2-D points (ring8, grid25), not shape "
+                           f"{shape}; pick a toy dataset or another --model")
     if arch in ("dcgan", "infogan_mnist"):
         if len(shape) != 3 or shape[0] != shape[1]:
             raise DatasetError(f"the {arch} networks take square images, not shape {shape}")
@@ -53,18 +70,31 @@ def check_shape(arch, shape):
 class Style:
     """Per-architecture layer conventions that heads built by a model must follow too."""
     leaky_slope: float = 0.2
-    batch_norm: dict = dataclasses.field(default_factory=dict)   # BatchNormalization kwargs
-    init: dict = dataclasses.field(default_factory=dict)         # Dense/conv kernel kwargs
+    init_std: float = None      # kernels N(0, init_std) and zero biases; None: Keras' defaults
+    bn_momentum: float = 0.99   # Keras' defaults unless the reference code says otherwise
+    bn_epsilon: float = 1e-3
+    gamma_std: float = None     # batch norm gamma N(1, gamma_std); None: ones
+
+    @property
+    def init(self):
+        """Initializer kwargs for ONE layer: fresh instances, drawn after the run's seed is set
+        (an unseeded instance shared by layers, or made at import, would draw its seed once)."""
+        if self.init_std is None:
+            return {}
+        return {"kernel_initializer": initializers.RandomNormal(0.0, self.init_std),
+                "bias_initializer": "zeros"}
+
+    @property
+    def batch_norm(self):
+        kwargs = {"momentum": self.bn_momentum, "epsilon": self.bn_epsilon}
+        if self.gamma_std is not None:
+            kwargs["gamma_initializer"] = initializers.RandomNormal(1.0, self.gamma_std)
+        return kwargs
 
 
-_N002 = {"kernel_initializer": initializers.RandomNormal(0.0, 0.02),
-         "bias_initializer": "zeros"}
 STYLES = {
-    "infogan_mnist": Style(
-        leaky_slope=0.01,
-        batch_norm={"momentum": 0.9, "epsilon": 1e-5,
-                    "gamma_initializer": initializers.RandomNormal(1.0, 0.02)},
-        init=_N002),
+    "infogan_mnist": Style(leaky_slope=0.01, init_std=0.02, bn_momentum=0.9, bn_epsilon=1e-5,
+                           gamma_std=0.02),
 }
 
 
@@ -89,6 +119,9 @@ def build_generator(input_dim, data_shape, arch, width):
     # === Layers ===
     inputs = keras.Input((input_dim,), name="latent")
     is_image = len(data_shape) == 3
+    if arch in TOY_ARCHS:
+        return keras.Model(inputs, _TOY_GENERATORS[arch](inputs, data_shape[0], width),
+                           name="generator")
     if arch == "mlp" or not is_image:
         x = inputs
         for i in range(3):
@@ -123,6 +156,11 @@ def build_discriminator(data_shape, arch, width, norm, heads=None, dropout=0.0):
     # === Trunk ===
     inputs = keras.Input(data_shape, name="sample")
     is_image = len(data_shape) == 3
+    if arch in TOY_ARCHS:
+        x, logits = _TOY_DISCRIMINATORS[arch](inputs, width)
+        outputs = {"logits": logits}
+        outputs.update(heads(x) if heads else {})
+        return keras.Model(inputs, outputs, name="discriminator")
     if arch == "mlp" or not is_image:
         x = layers.Flatten()(inputs) if is_image else inputs
         for i in range(3):
@@ -148,16 +186,16 @@ def build_discriminator(data_shape, arch, width, norm, heads=None, dropout=0.0):
 
 def _infogan_generator(inputs, data_shape, width):
     """The official InfoGAN MNIST G (width 64: 1024, 128 and 64 units as in the code)."""
-    side, kw, bn = data_shape[0] // 4, STYLES["infogan_mnist"].init, "infogan_mnist"
-    x = layers.Dense(16 * width, name="fc_0", **kw)(inputs)
+    side, s, bn = data_shape[0] // 4, STYLES["infogan_mnist"], "infogan_mnist"
+    x = layers.Dense(16 * width, name="fc_0", **s.init)(inputs)
     x = layers.ReLU()(normalization("batch", "fc_0_bn", bn)(x))
-    x = layers.Dense(side * side * 2 * width, name="fc_1", **kw)(x)
+    x = layers.Dense(side * side * 2 * width, name="fc_1", **s.init)(x)
     x = layers.ReLU()(normalization("batch", "fc_1_bn", bn)(x))
     x = layers.Reshape((side, side, 2 * width))(x)
-    x = layers.Conv2DTranspose(width, 4, 2, "same", name="up_0", **kw)(x)
+    x = layers.Conv2DTranspose(width, 4, 2, "same", name="up_0", **s.init)(x)
     x = layers.ReLU()(normalization("batch", "up_0_bn", bn)(x))
     x = layers.Conv2DTranspose(data_shape[2], 4, 2, "same", activation="sigmoid",
-                               name="up_1", dtype="float32", **kw)(x)
+                               name="up_1", dtype="float32", **s.init)(x)
     # Sigmoid p in (0, 1), as the official G (MeanBernoulli); the repo's images are 2p - 1.
     return layers.Rescaling(2.0, -1.0, name="sample", dtype="float32")(x)
 
@@ -165,12 +203,89 @@ def _infogan_generator(inputs, data_shape, width):
 def _infogan_trunk(inputs, width):
     """The official InfoGAN MNIST D trunk, up to the FC 1024 features that D and Q share."""
     s, bn = STYLES["infogan_mnist"], "infogan_mnist"
-    conv_init = {"kernel_initializer": initializers.TruncatedNormal(0.0, 0.02),
-                 "bias_initializer": "zeros"}
+
+    def conv_init():  # custom_conv2d: truncated N(0, 0.02)
+        return {"kernel_initializer": initializers.TruncatedNormal(0.0, 0.02),
+                "bias_initializer": "zeros"}
     x = layers.Rescaling(0.5, 0.5, name="to_unit")(inputs)  # [-1, 1] -> the code's [0, 1]
     x = layers.LeakyReLU(s.leaky_slope)(
-        layers.Conv2D(width, 4, 2, "same", name="conv_0", **conv_init)(x))
-    x = layers.Conv2D(2 * width, 4, 2, "same", name="conv_1", **conv_init)(x)
+        layers.Conv2D(width, 4, 2, "same", name="conv_0", **conv_init())(x))
+    x = layers.Conv2D(2 * width, 4, 2, "same", name="conv_1", **conv_init())(x)
     x = layers.LeakyReLU(s.leaky_slope)(normalization("batch", "conv_1_norm", bn)(x))
     x = layers.Dense(16 * width, name="fc", **s.init)(layers.Flatten()(x))
     return layers.LeakyReLU(s.leaky_slope)(normalization("batch", "fc_norm", bn)(x))
+    return layers.LeakyReLU(s.leaky_slope)(normalization("batch", "fc_norm", bn)(x))
+
+
+# === The toy protocols' networks ===
+
+def _gan_toy_generator(z, out_dim, width):
+    x = z
+    for i in range(3):
+        x = layers.Dense(width, activation="relu", kernel_initializer="he_uniform",
+                         name=f"dense_{i}")(x)
+    return layers.Dense(out_dim, name="sample", dtype="float32")(x)
+
+
+def _gan_toy_discriminator(points, width):
+    """(trunk features, critic value [N, 1])."""
+    x = points
+    for i in range(3):
+        x = layers.Dense(width, activation="relu", kernel_initializer="he_uniform",
+                         name=f"dense_{i}")(x)
+    return x, layers.Dense(1, name="logits", dtype="float32")(x)
+
+
+def _pacgan_init():
+    return keras.initializers.RandomNormal(stddev=0.02)
+
+
+def _pacgan_generator(z, out_dim, width):
+    x = z
+    for i in range(4):
+        x = layers.Dense(width, use_bias=False, kernel_initializer=_pacgan_init(),
+                         name=f"dense_{i}")(x)
+        # Blocks' batch norm: epsilon 1e-4; population statistics p <- 0.95 p + 0.05 m.
+        x = layers.BatchNormalization(momentum=0.95, epsilon=1e-4, synchronized=True,
+                                      name=f"dense_{i}_bn")(x)
+        x = layers.ReLU()(x)
+    return layers.Dense(out_dim, kernel_initializer=_pacgan_init(), name="sample",
+                        dtype="float32")(x)
+
+
+class Maxout(layers.Layer):
+    """max over `pieces` consecutive units: [N, units * pieces] -> [N, units] (Goodfellow et
+    al. 2013; Blocks' LinearMaxout groups its linear outputs the same way)."""
+
+    def __init__(self, pieces, **kwargs):
+        super().__init__(**kwargs)
+        self.pieces = pieces
+
+    def call(self, x):
+        units = x.shape[-1] // self.pieces
+        return keras.ops.max(keras.ops.reshape(x, (-1, units, self.pieces)), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] // self.pieces)
+
+    def get_config(self):
+        return {**super().get_config(), "pieces": self.pieces}
+
+
+MAXOUT_PIECES = 5
+
+
+def _pacgan_discriminator(points, width):
+    """(trunk features, logit [N, 1]): 3 maxout layers of width // 2 units (400 -> 200)."""
+    x = points
+    for i in range(3):
+        x = layers.Dense((width // 2) * MAXOUT_PIECES, kernel_initializer=_pacgan_init(),
+                         name=f"maxout_{i}_linear")(x)
+        x = Maxout(MAXOUT_PIECES, name=f"maxout_{i}")(x)
+    return x, layers.Dense(1, kernel_initializer=_pacgan_init(), name="logits",
+                           dtype="float32")(x)
+
+
+_TOY_GENERATORS = {"wgan_gp_toy": _gan_toy_generator, "pacgan_toy": _pacgan_generator}
+_TOY_DISCRIMINATORS = {"wgan_gp_toy": _gan_toy_discriminator,
+                       "pacgan_toy": _pacgan_discriminator}

@@ -2,6 +2,11 @@
 
 A row names the class that trains it (models/gan.py, wgan.py, infogan.py, acgan.py) and holds
 its paper's defaults; the classes read these fields and never branch on the variant's name.
+
+`VARIANTS` holds the image runs' rows. `TOY_VARIANTS` holds, per 2-D mixture (ring8, grid25),
+the rows of the variants whose reference code has a toy setup of its own: `gan` is PacGAN's GAN
+baseline (packing 1), `wgan` and `wgan_gp` are gan_toy.py's two modes. training/config.py
+`resolve` takes a variant's defaults from its toy row when the data is a toy mixture.
 """
 import dataclasses
 
@@ -16,7 +21,7 @@ class Variant:
     name: str
     paper: str
     model_class: type      # the keras.Model subclass that trains this variant
-    arch: str              # networks for image data: "mlp", "dcgan" or "infogan_mnist" (toy: "mlp")
+    arch: str              # models/networks.py entry; "dcgan" means "mlp" on toy data
     d_norm: str            # normalization in D's hidden layers: "batch", "layer" or "none"
     loss: str              # adversarial loss pair: "minimax", "non_saturating" or "wasserstein"
     latent_dim: int        # size of the noise z
@@ -40,6 +45,9 @@ class Variant:
     num_continuous: int = 0    # InfoGAN: number of U(-1, 1) continuous codes
     info_weight: float = 0.0             # lambda of the categorical mutual-information term
     info_weight_continuous: float = 0.0  # lambda of the continuous mutual-information term
+    width: int = 0             # hidden width (0: 64 for conv nets on images, else 512)
+    data_scale: float = 1.0    # toy data: divided by this for training, samples multiplied back
+    train_points: int = 0      # toy data: a fixed seeded training set of N points (0: fresh draws)
     note: str = ""
 
 
@@ -73,16 +81,90 @@ VARIANTS = {v.name: v for v in [
                  "unit-variance Gaussians"),
     Variant("acgan", "Odena et al. 2017", model_class=ACGAN,
             arch="dcgan", d_norm="batch", loss="non_saturating",
-            latent_dim=100, train_steps=1000, batch_size=100, d_steps=1, optimizer="adam",
-            d_lr=2e-4, g_lr=2e-4, aux_weight=1.0, aux_fake_weight=0.0,
-            note="D's class loss on real images only, as in keras-team/keras "
-                 "examples/mnist_acgan.py (the paper's objective also trains it on generated "
-                 "ones: 80% class accuracy at 1,000 steps against 92%, README); G's source term "
-                 "is -log D(G(z)); 1,000 steps: the quickstart's length"),
+            latent_dim=100, train_steps=1500, batch_size=100, d_steps=1, optimizer="adam",
+            d_lr=2e-4, g_lr=2e-4, aux_weight=1.0, aux_fake_weight=0.0, class_input="multiply",
+            note="as keras-team/keras examples/mnist_acgan.py: D's class loss on real images "
+                 "only (the paper's objective also trains it on generated ones: 80% class "
+                 "accuracy at 1,000 steps against 92%, README) and G fed z * embed(c) (94.2% "
+                 "at 1,250 steps against 91.7% with [z | one-hot c]); G's source term is "
+                 "-log D(G(z)); 1,500 steps: the quickstart's length"),
 ]}
 
 
 _NOISE = {"normal": "N(0,1)", "uniform": "U(-1,1)"}
+
+
+# === Toy protocols: the reference code's own 2-D setups ===
+# gan_toy.py = igul222/improved_wgan_training gan_toy.py @fa66c57 (the WGAN-GP code);
+# PacGAN = fjxmlzn/PacGAN synthetic_data_experiments/2D{Ring,Grid}_GAN&PacGAN/ @190853e.
+
+def _gan_toy(name, dataset, **fields):
+    """gan_toy.py's setup, MODE wgan (RMSProp 5e-5, clipping at 0.01: gan_toy.py:109-133) or
+    wgan-gp (Adam 1e-4, 0.5, 0.9: :88-107; LAMBDA 0.1: :23): DIM 512 nets (:20, 31-58), 2-D
+    noise (:46), CRITIC_ITERS 5 (:25), BATCH_SIZE 256 (:26), ITERS 100,000 (:27); 8gaussians
+    fresh each batch / 1.414 (:202-226), 25gaussians a fixed set of 100,000 points / 2.828
+    (:174-189)."""
+    ring = dataset == "ring8"
+    return dataclasses.replace(
+        VARIANTS[name], paper=VARIANTS[name].paper + ", gan_toy.py", arch="wgan_gp_toy",
+        d_norm="none", latent_dim=2, batch_size=256, d_steps=5, train_steps=100_000, width=512,
+        data_scale=1.414 if ring else 2.828, train_points=0 if ring else 100_000, **fields)
+
+
+def _pacgan(dataset):
+    """PacGAN's GAN baseline (packing 1): config.py:15-36 and pacgan_task.py:42-100."""
+    return dataclasses.replace(
+        VARIANTS["gan"], paper="Lin et al. 2018 (PacGAN), packing 1", arch="pacgan_toy",
+        d_norm="none", loss="non_saturating", latent_dim=2, batch_size=100, d_steps=1,
+        optimizer="adam", d_lr=1e-4, g_lr=1e-4, beta_1=0.8, beta_2=0.999,
+        train_steps=400_000, width=400, train_points=100_000,
+        # Their ring has radius 1, std 0.01 (2DRing config.py:6-7): ours / 2. Their grid is ours.
+        data_scale=2.0 if dataset == "ring8" else 1.0,
+        note="D and G take turns, G on fresh noise (Algorithm 1, the one training step of "
+             "every variant); PacGAN's ali_algorithm updates both at once from one batch. The "
+             "fixed set is balanced over the modes (theirs: a bootstrap resample of one draw)")
+
+
+_GAN_TOY_ORDER = ("G updates after the critic's, not before (the one training step of every "
+                  "variant: the same sequence but for the last G update)")
+_GAN_TOY_SET = ("; the fixed set is reshuffled every epoch (the pipeline's stateless "
+                "permutation; theirs: shuffled once)")
+
+TOY_VARIANTS = {dataset: {
+    "gan": _pacgan(dataset),
+    "wgan": _gan_toy("wgan", dataset,
+                     note=_GAN_TOY_ORDER + ("" if dataset == "ring8" else _GAN_TOY_SET)),
+    "wgan_gp": _gan_toy("wgan_gp", dataset, beta_1=0.5, beta_2=0.9, gp_weight=0.1,
+                        note=_GAN_TOY_ORDER + ("" if dataset == "ring8" else _GAN_TOY_SET)),
+} for dataset in ("ring8", "grid25")}
+
+
+def variant_for(model, dataset, toy_defaults=True):
+    """The row of `model` for `dataset`: its toy row on a toy mixture (if it has one and
+    `toy_defaults`), else its image row."""
+    if toy_defaults and model in TOY_VARIANTS.get(dataset, {}):
+        return TOY_VARIANTS[dataset][model]
+    return VARIANTS[model]
+
+
+def _optimizer(v):
+    return (f"Adam({v.d_lr:g} / {v.g_lr:g}, b1={v.beta_1:g}, b2={v.beta_2:g})"
+            if v.optimizer == "adam" else f"RMSProp({v.d_lr:g} / {v.g_lr:g})")
+
+
+def _extra(v):
+    extra = []
+    if v.gp_weight:
+        extra.append(f"GP lambda={v.gp_weight:g}")
+    if v.clip_value:
+        extra.append(f"clip c={v.clip_value:g}")
+    if v.aux_weight:
+        extra.append(f"class loss weight={v.aux_weight:g} (D, generated: "
+                     f"{v.aux_weight * v.aux_fake_weight:g})")
+    if v.num_categorical or v.num_continuous:
+        extra.append(f"Cat({v.num_categorical}) + {v.num_continuous} x U(-1,1), "
+                     f"lambda={v.info_weight:g} / {v.info_weight_continuous:g}")
+    return "; ".join(extra) or "-"
 
 
 def markdown_table():
@@ -90,25 +172,32 @@ def markdown_table():
     rows = ["| model | class | paper | nets | D norm | loss | z | batch | d_steps | steps "
             "| optimizer (D / G lr) | extra | notes |", "|" + "---|" * 13]
     for v in VARIANTS.values():
-        opt = (f"Adam({v.d_lr:g} / {v.g_lr:g}, b1={v.beta_1:g}, b2={v.beta_2:g})"
-               if v.optimizer == "adam" else f"RMSProp({v.d_lr:g} / {v.g_lr:g})")
-        extra = []
-        if v.gp_weight:
-            extra.append(f"GP lambda={v.gp_weight:g}")
-        if v.clip_value:
-            extra.append(f"clip c={v.clip_value:g}")
-        if v.aux_weight:
-            extra.append(f"class loss weight={v.aux_weight:g} (D, generated: "
-                         f"{v.aux_weight * v.aux_fake_weight:g})")
-        if v.num_categorical or v.num_continuous:
-            extra.append(f"Cat({v.num_categorical}) + {v.num_continuous} x U(-1,1), "
-                         f"lambda={v.info_weight:g} / {v.info_weight_continuous:g}")
         rows.append(f"| `{v.name}` | `{v.model_class.__name__}` | {v.paper} | {v.arch} | "
-                    f"{v.d_norm} | {v.loss} | {v.latent_dim} x {_NOISE[v.noise]} | "
-                    f"{v.batch_size} | {v.d_steps} | {v.train_steps:,} | "
-                    f"{opt} | {'; '.join(extra) or '-'} | {v.note or '-'} |")
+                    f"{v.d_norm} | {v.loss} | {v.latent_dim} x {_NOISE[v.noise]} | {v.batch_size} | "
+                    f"{v.d_steps} | "
+                    f"{v.train_steps:,} | {_optimizer(v)} | {_extra(v)} | {v.note or '-'} |")
+    return "\n".join(rows)
+
+
+def toy_markdown_table():
+    """The README's table of the toy rows (TOY_VARIANTS), kept equal by the same test."""
+    rows = ["| data | model | reference | nets (width) | loss | z | batch | d_steps | steps "
+            "| optimizer (D / G lr) | extra | training data | not followed, and why |",
+            "|" + "---|" * 13]
+    for dataset, variants in TOY_VARIANTS.items():
+        for v in variants.values():
+            data = (f"fixed set of {v.train_points:,}" if v.train_points
+                    else "fresh draws each batch")
+            if v.data_scale != 1:
+                data += f", / {v.data_scale:g}"
+            rows.append(f"| {dataset} | `{v.name}` | {v.paper} | {v.arch} ({v.width}) | "
+                        f"{v.loss} | N(0, I_{v.latent_dim}) | {v.batch_size} | {v.d_steps} | "
+                        f"{v.train_steps:,} | {_optimizer(v)} | {_extra(v)} | {data} | "
+                        f"{v.note or '-'} |")
     return "\n".join(rows)
 
 
 if __name__ == "__main__":
     print(markdown_table())
+    print()
+    print(toy_markdown_table())

@@ -145,18 +145,39 @@ def test_cli_error_is_one_line(tmp_path):
 # === The MNIST and toy runs (their full versions train for minutes; --quick checks the plumbing
 # and the relations that hold at any training length) ===
 
-def test_mode_coverage_quick_scores_the_true_mixture_perfectly_and_tables_the_papers(tmp_path):
+def test_mode_coverage_quick_records_each_seed_says_shortened_and_accumulates(tmp_path, capsys):
     from experiments import mode_coverage
     r = written(mode_coverage.run(str(tmp_path), quick=True), "mode_coverage")
     real = r["table"]["ring8"]["real"]
     assert real["modes_mean"] == 8 and real["high_quality_mean"] == pytest.approx(98.9, abs=0.8)
-    gan = r["table"]["ring8"]["gan"]
-    assert 0 <= gan["modes_mean"] <= 8 and len(gan["per_seed"]) == 1
-    # The counts taken during training: one per check, the last at the final step.
-    curve = gan["per_seed"][0]["curve"]
-    assert [c[0] for c in curve] == [10, 20]
-    assert all(0 <= c[1] <= 8 and 0 <= c[2] <= 1 for c in curve)
-    assert "PacGAN4 (published) | 7.8 of 8 | 95.9" in r["markdown"]
+    gan = r["table"]["ring8"]["gan@20"]
+    assert 0 <= gan["modes_mean"] <= 8 and gan["seeds"] == 1
+    # One record per seed: PacGAN's protocol, the shortening said, the counts during training.
+    with open(tmp_path / "ring8_gan_seed0.json") as f:
+        seed0 = json.load(f)
+    assert (seed0["steps_done"], seed0["protocol_steps"], seed0["shortened"]) == (20, 400_000,
+                                                                               True)
+    assert seed0["config"]["latent_dim"] == 2 and seed0["config"]["data_scale"] == 2.0
+    assert [c[0] for c in seed0["curve"]] == [10, 20]
+    assert all(0 <= c[1] <= 8 and 0 <= c[2] <= 1 for c in seed0["curve"])
+    assert len(seed0["points"]) == mode_coverage.FIGURE_POINTS
+    assert "shortened: 20 of 400,000 protocol steps" in capsys.readouterr().out
+    assert "GAN, PacGAN's table (published) | PacGAN: 400,000 | 10 | 6.3 of 8 | 98.2" in (
+        r["markdown"])
+    assert "**shortened**: 20 of 400,000" in r["markdown"]
+    # Run again: the seed is skipped. Asked for more steps: it resumes from its checkpoint.
+    mode_coverage.run(str(tmp_path), quick=True)
+    assert "seed 0: done (20 steps), skipped" in capsys.readouterr().out
+    mode_coverage.QUICK["steps"] = 40
+    try:
+        r = mode_coverage.run(str(tmp_path), quick=True)
+    finally:
+        mode_coverage.QUICK["steps"] = 20
+    assert "resuming from step 20" in capsys.readouterr().out
+    with open(tmp_path / "ring8_gan_seed0.json") as f:
+        seed0 = json.load(f)
+    assert seed0["steps_done"] == 40 and [c[0] for c in seed0["curve"]] == [10, 20, 40]
+    assert set(r["table"]["ring8"]) == {"real", "gan@40"}
 
 
 def test_infogan_quick_logs_the_bound_and_measures_each_seed(tmp_path):

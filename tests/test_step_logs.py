@@ -32,8 +32,9 @@ EXTRA_KEYS = {
 
 RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "step_logs.json")
 STEPS = 3
-# name: Config overrides of a tiny run. Every variant on images, the other generator cost, and
-# the MLP networks of the toy mixtures.
+# name: Config overrides of a tiny run. Every variant on images, the other generator cost, the
+# toy protocols' networks and data (gan_toy.py's on ring8: scaled fresh draws; PacGAN's on
+# grid25: a fixed training set), and the MLP networks of variants without a toy protocol.
 CASES = {
     "gan": dict(model="gan"),
     "gan_minimax": dict(model="gan", loss="minimax"),
@@ -43,6 +44,7 @@ CASES = {
     "infogan": dict(model="infogan"),
     "acgan": dict(model="acgan"),
     "wgan_gp_ring8": dict(model="wgan_gp", dataset="ring8"),
+    "gan_grid25": dict(model="gan", dataset="grid25"),
     "infogan_ring8": dict(model="infogan", dataset="ring8"),
     "acgan_grid25": dict(model="acgan", dataset="grid25"),
 }
@@ -66,8 +68,9 @@ def run_case(case):
     data = load(config.dataset)
     gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
     dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps,
-                                                   config.seed), config.batch_size,
-                                variant.d_steps)
+                                                   config.seed, data_scale=config.data_scale,
+                                                   train_points=config.train_points),
+                                config.batch_size, variant.d_steps)
     recorder = _PerStep()
     gan.fit(dataset, steps_per_epoch=STEPS, epochs=1, verbose=0, shuffle=False,
             callbacks=[recorder])
@@ -86,6 +89,8 @@ def test_step_logs_equal_the_recorded_ones(case):
     assert int(gan.d_optimizer.iterations.numpy()) == STEPS * gan.variant.d_steps
     if dataset != "mnist_5k":  # toy mixtures train MLP networks on 2-D points
         assert gan.generator.output_shape == (None, 2)
+        if model in ("gan", "wgan_gp"):  # the toy protocols' noise of the data's dimension
+            assert gan.latent.noise_dim == 2
         assert not any("conv" in layer.name for layer in gan.discriminator.layers)
     for step, (want, have) in enumerate(zip(expected, got), 1):
         assert set(have) == set(want), f"step {step}: logged keys changed"

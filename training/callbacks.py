@@ -75,8 +75,7 @@ class SamplePictures(keras.callbacks.Callback):
         """{tag: [H, W, C] float image in [0, 1]}."""
         spec, generator = self.gan.latent, self.gan.generator
         if self.real_points is not None:
-            samples = generator(spec.generator_input(spec.sample(1000, [1234, 0])),
-                                training=False).numpy()
+            samples = self.gan.samples(spec.sample(1000, [1234, 0])).numpy()
             png = visualize.scatter_png(samples, self.real_points,
                                         title=f"step {int(self.gan.step.numpy())}")
             return {"samples": tf.io.decode_png(png, channels=3).numpy() / 255.0}

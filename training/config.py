@@ -1,7 +1,10 @@
 """A run's settings: what the user asked for, resolved against the variant's paper defaults.
 
 Every field that is None means "the variant's default"; `resolve` fills them in, and the
-resolved config is what `config.json` records.
+resolved config is what `config.json` records. The defaults depend on the kind of data: on a
+toy mixture (ring8, grid25) a variant with a toy protocol (models/variants.py `TOY_VARIANTS`:
+gan, wgan, wgan_gp) takes that protocol's row, networks, step count and data scaling
+included; any flag given still wins.
 """
 import dataclasses
 import json
@@ -9,7 +12,7 @@ import os
 
 from data.datasets import DATASETS
 from data.folder import PREFIX as FOLDER_PREFIX
-from models.variants import VARIANTS
+from models.variants import VARIANTS, variant_for
 from models.wgan import WGAN
 
 LOSS_CHOICES = ("minimax", "non_saturating")  # the --loss flag, for gan and dcgan
@@ -24,7 +27,7 @@ class Config:
     model: str = "acgan"            # gan, dcgan, wgan, wgan_gp, infogan or acgan
     dataset: str = "mnist"          # dataset asked for (see data/datasets.py), or folder:PATH
     workdir: str = "runs/acgan"     # config.json, events, checkpoints and saved_model go here
-    train_steps: int = None         # generator updates in the whole run
+    train_steps: int = None         # generator updates in the whole run (None: the variant's)
     steps_per_epoch: int = 500      # steps between sample grids and checkpoints
     seed: int = 0                   # weights, noise and data order all derive from it
     batch_size: int = None          # examples per discriminator update
@@ -38,6 +41,9 @@ class Config:
     gp_weight: float = None         # gradient-penalty lambda (wgan_gp)
     clip_value: float = None        # weight-clipping bound c (wgan)
     width: int = None               # base width: conv channels (64) or MLP units (512)
+    data_scale: float = None        # toy data: divided by this for training (gan_toy.py: 1.414)
+    train_points: int = None        # toy data: a fixed training set of N points (0: fresh draws)
+    toy_defaults: bool = True       # toy data: the toy protocol's row (False: the image row's)
     image_size: int = None          # resize images to this side (default: the dataset's)
     channels: int = None            # folder: 1 (grey) or 3 (default: 3 if any file has colour)
     data_dir: str = None            # tensorflow-datasets directory
@@ -70,8 +76,9 @@ class Config:
 # What validate and resolve know of a folder before it is read: images, classes maybe.
 _FOLDER = DATASETS["mnist_5k"]
 
-VARIANT_OVERRIDES = ("train_steps", "batch_size", "d_steps", "loss", "latent_dim", "d_lr",
-                     "g_lr", "beta_1", "beta_2", "gp_weight", "clip_value")
+VARIANT_OVERRIDES = ("batch_size", "d_steps", "loss", "latent_dim", "d_lr", "g_lr", "beta_1",
+                     "beta_2", "gp_weight", "clip_value", "train_steps", "width", "data_scale",
+                     "train_points")
 
 
 def validate(config):
@@ -89,6 +96,17 @@ def validate(config):
             raise ConfigError(f"--channels must be 1 or 3, got {config.channels}")
         if not config.dataset.startswith(FOLDER_PREFIX):
             raise ConfigError("--channels applies to --dataset=folder:DIR only; drop it")
+    is_toy = not DATASETS.get(config.dataset, _FOLDER).is_image
+    for name, neutral in (("data_scale", 1.0), ("train_points", 0)):
+        # The neutral value is what a resolved image run records: it may be resolved again.
+        if getattr(config, name) not in (None, neutral) and not is_toy:
+            raise ConfigError(f"--{name} applies to the toy mixtures (ring8, grid25), not "
+                              f"{config.dataset}; drop --{name}")
+    if config.data_scale is not None and config.data_scale <= 0:
+        raise ConfigError(f"--data_scale must be positive, got {config.data_scale}")
+    if config.train_points is not None and config.train_points < 0:
+        raise ConfigError(f"--train_points must be >= 0 (0: fresh draws every batch), got "
+                          f"{config.train_points}")
     if config.loss is not None and config.loss != VARIANTS[config.model].loss:
         if config.model not in ("gan", "dcgan"):
             raise ConfigError(f"--loss applies to gan and dcgan only, not {config.model} "
@@ -122,13 +140,23 @@ def validate(config):
 
 
 def resolve(config):
-    """Returns (config with every None filled from the variant, the resolved Variant)."""
+    """Returns (config with every None filled from the variant, the resolved Variant).
+
+    The variant's row is its toy protocol's on a toy mixture (unless `toy_defaults` is off),
+    else its image row; the flags given override it field by field."""
     validate(config)
-    variant = VARIANTS[config.model]
+    is_image = DATASETS.get(config.dataset, _FOLDER).is_image
+    variant = variant_for(config.model, config.dataset, config.toy_defaults)
+    if not is_image and variant.arch in ("dcgan", "infogan_mnist"):
+        variant = dataclasses.replace(variant, arch="mlp")  # the image nets' stand-in on points
+    if not variant.width:
+        variant = dataclasses.replace(
+            variant, width=64 if variant.arch in ("dcgan", "infogan_mnist") else 512)
     overrides = {k: getattr(config, k) for k in VARIANT_OVERRIDES if getattr(config, k) is not None}
     variant = dataclasses.replace(variant, **overrides)
     filled = dataclasses.replace(config, **{k: getattr(variant, k) for k in VARIANT_OVERRIDES})
-    if filled.width is None:
-        is_image = DATASETS.get(config.dataset, _FOLDER).is_image
-        filled.width = 64 if variant.arch != "mlp" and is_image else 512
+    if variant.train_points and variant.train_points < variant.batch_size * variant.d_steps:
+        raise ConfigError(f"--train_points={variant.train_points} is fewer than one step's "
+                          f"{variant.batch_size * variant.d_steps} points (batch_size x "
+                          "d_steps); pass more, or 0 for fresh draws")
     return filled, variant

@@ -2,7 +2,8 @@
 
 Contract (README, "Sampling from an exported generator"):
 - signature `sample(num_samples: int32 scalar, seed: int32 scalar)` -> `samples` (float32:
-  images NHWC in [0, 1], or 2-D points for toy data), plus `labels` int32 [N] (AC-GAN: the class
+  images NHWC in [0, 1], or 2-D points for toy data, in the data's own coordinates: a toy
+  protocol that trains on data divided by `data_scale` has G's output multiplied back), plus `labels` int32 [N] (AC-GAN: the class
   asked for), `categorical` int32 [N] and `continuous` float32 [N, k] (InfoGAN). Same seed, same
   samples: the latents are drawn with stateless RNG.
 - signature `serving_default(z[, labels][, categorical, continuous])` -> `samples`: the generator
@@ -20,14 +21,16 @@ import keras
 import tensorflow as tf
 
 
-def export_generator(generator, latent_spec, is_image, path, discriminator=None, class_names=()):
+def export_generator(generator, latent_spec, is_image, path, discriminator=None, class_names=(),
+                     data_scale=1.0):
     """Writes `generator` with the signatures above to `path`; `discriminator` (InfoGAN) adds
-    `infer_codes`, `class_names` (one per label) adds `class_names`."""
+    `infer_codes`, `class_names` (one per label) adds `class_names`; `data_scale` (toy data)
+    is what the training data was divided by."""
     spec = latent_spec
 
     def to_output(x):
         x = tf.cast(x, tf.float32)
-        return tf.clip_by_value((x + 1.0) / 2.0, 0.0, 1.0) if is_image else x
+        return tf.clip_by_value((x + 1.0) / 2.0, 0.0, 1.0) if is_image else x * data_scale
 
     def check(latents):
         checks = []
@@ -81,7 +84,7 @@ def export_generator(generator, latent_spec, is_image, path, discriminator=None,
         archive.track(discriminator)
 
         def infer_codes(samples):
-            x = samples * 2.0 - 1.0 if is_image else samples
+            x = samples * 2.0 - 1.0 if is_image else samples / data_scale
             heads = discriminator(x, training=False)
             outputs = {"categorical_logits": tf.cast(heads["code_logits"], tf.float32)}
             if spec.num_continuous:

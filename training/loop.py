@@ -31,7 +31,9 @@ from training.workdir import WorkdirLock, tree_size, write_failure
 
 # Settings that must match for a workdir to be resumed.
 RUN_IDENTITY = ("model", "dataset_used", "image_size", "latent_dim", "width", "batch_size",
-                "d_steps", "seed")
+                "d_steps", "seed", "data_scale", "train_points")
+# Recorded only since the toy protocols (#11): a config.json without them is not compared on them.
+NEWER_IDENTITY = ("data_scale", "train_points")
 # What a run writes in its workdir (removed by --overwrite).
 RUN_FILES = ("config.json", "train", "checkpoints", "saved_model", "saved_model.new",
              "saved_model.old")
@@ -66,14 +68,16 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False):
 # XLA by default on one device, by device and network kind: what benchmarks.train_step measured
 # (README, "Speed"). On the 2-core CPU it sped up the MLP steps (1.31-1.58x) and the DCGAN
 # step (1.21-1.33x, batch 128), so it is on for both. GPU has not been measured here.
-XLA_DEFAULT = {("CPU", "mlp"): True, ("CPU", "dcgan"): True,
-               ("GPU", "mlp"): True, ("GPU", "dcgan"): True}
+# The toy protocols' nets are MLPs and the infogan_mnist nets convolutional: they take the row
+# of their kind, not measured separately.
+XLA_DEFAULT = {(device, kind): True for device in ("CPU", "GPU") for kind in ("mlp", "dcgan")}
 
 
 def resolve_jit_compile(requested, strategy, network):
     """Whether the step is compiled with XLA: the flag if given, else `XLA_DEFAULT` for this
-    device and `network` ("mlp" or "dcgan"). Under a multi-device strategy Keras cannot compile
-    the step over mirrored variables (KERAS3_TRAPS.md), so it is off there, said in one line."""
+    device and the kind of `network` (models/networks.py ARCHS). Under a multi-device strategy
+    Keras cannot compile the step over mirrored variables (KERAS3_TRAPS.md), so it is off there,
+    said in one line."""
     single = strategy.num_replicas_in_sync == 1 and not isinstance(
         strategy, tf.distribute.MultiWorkerMirroredStrategy)
     if single:
@@ -142,6 +146,8 @@ def _prepare_workdir(config):
             raise ConfigError(f"{config_path} is unreadable ({e}); pass --overwrite to start a "
                               "new run there, or use another --workdir") from None
         for name in RUN_IDENTITY:
+            if name in NEWER_IDENTITY and getattr(previous, name) is None:
+                continue
             if getattr(previous, name) != getattr(config, name):
                 raise ConfigError(
                     f"{config.workdir} holds a run with {name}={getattr(previous, name)!r}, not "
@@ -188,7 +194,8 @@ def _export(gan, is_image, workdir, checkpoint, class_names=()):
         shutil.rmtree(path, ignore_errors=True)
     try:
         export_generator(gan.generator, gan.latent, is_image, new,
-                         gan.discriminator if gan.latent.num_categorical else None, class_names)
+                         gan.discriminator if gan.latent.num_categorical else None, class_names,
+                         data_scale=gan.variant.data_scale)
     except (OSError, tf.errors.OpError) as e:
         shutil.rmtree(new, ignore_errors=True)
         previous = os.path.exists(export_dir)
@@ -259,7 +266,7 @@ def _train(config, verbose, callbacks, locks):
     shape = data.spec.shape
     if config.image_size and data.spec.is_image:
         shape = (config.image_size, config.image_size, shape[2])
-    network = variant.arch if data.spec.is_image else "mlp"
+    network = variant.arch  # resolve made it "mlp" for image nets on toy data
     check_shape(network, shape)
     config = dataclasses.replace(config, dataset_used=data.spec.name,
                                  dataset_note=data.note or None,
@@ -309,7 +316,9 @@ def _train(config, verbose, callbacks, locks):
                                                            config.steps_per_epoch):
             dataset = split_for_d_steps(
                 make_train_dataset(data, config.batch_size * variant.d_steps, config.seed,
-                                   start_step=step, image_size=config.image_size),
+                                   start_step=step, image_size=config.image_size,
+                                   data_scale=variant.data_scale,
+                                   train_points=variant.train_points),
                 config.batch_size, variant.d_steps)
             history = gan.fit(dataset, initial_epoch=initial_epoch, epochs=epochs,
                               steps_per_epoch=steps, callbacks=callbacks,
