@@ -1,6 +1,6 @@
 """AC-GAN on MNIST (Odena et al. 2017): does the generator draw the digit it is asked for?
 
-    python -m experiments.acgan_mnist [--workdir=runs/acgan] [--steps=3000] [--quick]
+    python -m experiments.acgan_mnist [--workdir=runs/acgan] [--steps=1500] [--quick]
 
 Trains (or reuses) a default `acgan` run, then asks for 10,000 digits with uniform labels and
 scores them with the independent evaluation classifier (metrics/classifier.py, trained only on
@@ -20,7 +20,7 @@ from experiments import common, runs
 NAME = "acgan_mnist"
 
 
-def run(out_dir, quick=False, seed=0, workdir=None, steps=3000):
+def run(out_dir, quick=False, seed=0, workdir=None, steps=1500):
     started = time.perf_counter()
     workdir, config, train_seconds, result, rows = runs.train_and_evaluate(
         out_dir, "acgan", quick, seed, workdir, steps)
@@ -51,5 +51,5 @@ def run(out_dir, quick=False, seed=0, workdir=None, steps=3000):
 if __name__ == "__main__":
     common.define_flags(NAME)
     flags.DEFINE_string("workdir", None, "Run to reuse or train (default: runs/acgan).")
-    flags.DEFINE_integer("steps", 3000, "Generator updates of the run.")
+    flags.DEFINE_integer("steps", 1500, "Generator updates of the run (the acgan default).")
     app.run(common.cli_main(NAME, run, extra_flags=("workdir", "steps")))
