@@ -99,12 +99,18 @@ def write_outputs(out_dir, name, figure, record, started):
     plt.close(figure)
     record = dict(record, files={"figure": png, "json": path},
                   wall_seconds=time.perf_counter() - started)
-    record = _rounded(record)
+    return write_json(path, record)
+
+
+def write_json(path, value, indent=2):
+    """Writes the rounded copy of `value` to `path` atomically (a temporary file, then a
+    rename: a killed run never leaves half a record); returns that copy."""
+    value = _rounded(value)
     with open(path + ".tmp", "w") as f:
-        json.dump(record, f, indent=2)
+        json.dump(value, f, indent=indent)
         f.write("\n")
     os.replace(path + ".tmp", path)
-    return record
+    return value
 
 
 def new_figure(columns=1, width=5.0, height=3.4, **kwargs):

@@ -120,11 +120,7 @@ def run_seed(out_dir, seed, steps, quick):
         "traversals": {k: os.path.join(out_dir, "runs", f"seed{seed}_eval", "eval", f"{k}.png")
                        for k in ("categorical", "continuous_0", "continuous_1")},
         "wall_seconds": time.perf_counter() - started}
-    path = os.path.join(out_dir, f"seed{seed}.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(common._rounded(record), f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    common.write_json(os.path.join(out_dir, f"seed{seed}.json"), record)
     return record
 
 

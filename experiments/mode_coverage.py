@@ -74,10 +74,7 @@ class ModeCurve(keras.callbacks.Callback):
 
 
 def _write_json(path, value):
-    with open(path + ".tmp", "w") as f:
-        json.dump(common._rounded(value), f, indent=1)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    common.write_json(path, value, indent=1)
 
 
 def _read_json(path):
