@@ -48,7 +48,8 @@ def dcgan_plan(side):
 
 
 TOY_ARCHS = ("wgan_gp_toy", "pacgan_toy")
-ARCHS = ("mlp", "dcgan", "infogan_mnist") + TOY_ARCHS
+IMAGE_ARCHS = ("dcgan", "infogan_mnist")  # convolutional: square images only
+ARCHS = ("mlp",) + IMAGE_ARCHS + TOY_ARCHS
 
 
 def check_shape(arch, shape):
@@ -56,7 +57,7 @@ def check_shape(arch, shape):
     if arch in TOY_ARCHS and len(shape) != 1:
         raise DatasetError(f"the {arch} networks take 2-D points (ring8, grid25), not shape "
                            f"{shape}; pick a toy dataset or another --model")
-    if arch in ("dcgan", "infogan_mnist"):
+    if arch in IMAGE_ARCHS:
         if len(shape) != 3 or shape[0] != shape[1]:
             raise DatasetError(f"the {arch} networks take square images, not shape {shape}")
     if arch == "dcgan":

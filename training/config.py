@@ -12,6 +12,7 @@ import os
 
 from data.datasets import DATASETS
 from data.folder import PREFIX as FOLDER_PREFIX
+from models.networks import IMAGE_ARCHS
 from models.variants import VARIANTS, variant_for
 from models.wgan import WGAN
 
@@ -147,11 +148,11 @@ def resolve(config):
     validate(config)
     is_image = DATASETS.get(config.dataset, _FOLDER).is_image
     variant = variant_for(config.model, config.dataset, config.toy_defaults)
-    if not is_image and variant.arch in ("dcgan", "infogan_mnist"):
+    if not is_image and variant.arch in IMAGE_ARCHS:
         variant = dataclasses.replace(variant, arch="mlp")  # the image nets' stand-in on points
     if not variant.width:
         variant = dataclasses.replace(
-            variant, width=64 if variant.arch in ("dcgan", "infogan_mnist") else 512)
+            variant, width=64 if variant.arch in IMAGE_ARCHS else 512)
     overrides = {k: getattr(config, k) for k in VARIANT_OVERRIDES if getattr(config, k) is not None}
     variant = dataclasses.replace(variant, **overrides)
     filled = dataclasses.replace(config, **{k: getattr(variant, k) for k in VARIANT_OVERRIDES})

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from data.datasets import load, make_train_dataset
-from models.networks import check_shape
+from models.networks import IMAGE_ARCHS, check_shape
 from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
                                 SamplePictures, ScalarLogger, StopOnSignal)
 from training.config import Config, ConfigError, resolve
@@ -83,7 +83,7 @@ def resolve_jit_compile(requested, strategy, network):
     if single:
         device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
         # Convolutional nets share the dcgan row; fully connected ones the mlp row.
-        kind = "dcgan" if network in ("dcgan", "infogan_mnist") else "mlp"
+        kind = "dcgan" if network in IMAGE_ARCHS else "mlp"
         return XLA_DEFAULT[device, kind] if requested is None else requested
     if requested is not False:  # asked for, or the default: say why it is off
         print(f"XLA is off: Keras cannot jit-compile a step under {type(strategy).__name__} "
