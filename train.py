@@ -14,6 +14,7 @@ import sys
 from absl import app, flags, logging
 
 from data.datasets import DATASETS, DatasetError
+from models.networks import ARCHS, NORMS
 from models.variants import VARIANTS
 from training.config import LOSS_CHOICES, Config, ConfigError
 from training.distribute import STRATEGIES, split_cpu
@@ -46,6 +47,13 @@ flags.DEFINE_float("gp_weight", None, "Gradient-penalty weight lambda (wgan_gp; 
 flags.DEFINE_float("clip_value", None, "Critic weight-clipping bound c (wgan; default 0.01).")
 flags.DEFINE_integer("width", None, "Base width: conv channels (64) or MLP units (512; toy "
                      "protocols: 512 gan_toy.py, 400 PacGAN's G with 200-unit maxout D).")
+flags.DEFINE_enum("d_norm", None, list(NORMS), "D's hidden-layer normalization (default: "
+                  "the variant's; mlp, dcgan and infogan_mnist nets).")
+flags.DEFINE_enum("g_norm", None, ["batch", "none"], "Batch norm in G's hidden layers, or none "
+                  "(default: batch where G's nets have it: dcgan, infogan_mnist, pacgan_toy).")
+flags.DEFINE_enum("g_arch", None, list(ARCHS), "G's networks when not D's (e.g. mlp: the WGAN "
+                  "paper's MLP generator; default: the variant's).")
+flags.DEFINE_integer("g_width", None, "G's width when not --width (0: --width).")
 flags.DEFINE_float("data_scale", None, "Toy data: divide the training points by this "
                    "(default: the toy protocol's, e.g. 1.414 on ring8 for wgan_gp); samples "
                    "and scores stay in the data's coordinates.")

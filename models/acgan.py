@@ -27,7 +27,6 @@ from keras import layers
 import losses
 from models.gan import GAN
 from models.latent import LatentSpec
-from models.networks import build_generator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +62,7 @@ class ACGAN(GAN):
         if self.variant.class_input == "concat":
             return super().make_generator()
         noise_dim = self.latent.noise_dim
-        networks = build_generator(noise_dim, self.data_shape, self.variant.arch, self.width)
+        networks = self.generator_networks(noise_dim)
         inputs = keras.Input((self.latent.input_dim,), name="latent")
         embedding = layers.Dense(noise_dim, use_bias=False, name="class_embedding",
                                  kernel_initializer="glorot_normal")(inputs[:, noise_dim:])

@@ -115,8 +115,14 @@ class GAN(keras.Model):
 
     def make_generator(self):
         """G on the [N, latent.input_dim] vector `latent.generator_input` makes."""
-        return build_generator(self.latent.input_dim, self.data_shape, self.variant.arch,
-                               self.width)
+        return self.generator_networks(self.latent.input_dim)
+
+    def generator_networks(self, input_dim):
+        """The variant's G networks on [N, input_dim]: D's architecture and width unless the
+        row names G's own (`g_arch`, `g_width`), with `g_norm`."""
+        v = self.variant
+        return build_generator(input_dim, self.data_shape, v.g_arch or v.arch,
+                               v.g_width or self.width, norm=v.g_norm)
 
     def discriminator_heads(self, trunk):
         """Outputs on D's trunk features beside the real/fake `logits`: none."""

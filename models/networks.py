@@ -50,6 +50,9 @@ def dcgan_plan(side):
 TOY_ARCHS = ("wgan_gp_toy", "pacgan_toy")
 IMAGE_ARCHS = ("dcgan", "infogan_mnist")  # convolutional: square images only
 ARCHS = ("mlp",) + IMAGE_ARCHS + TOY_ARCHS
+G_NORM_ARCHS = ("dcgan", "infogan_mnist", "pacgan_toy")  # G has batch norm (`g_norm` applies)
+D_NORM_ARCHS = ("mlp", "dcgan", "infogan_mnist")         # D's trunk takes `d_norm`
+NORMS = ("batch", "layer", "none")
 
 
 def check_shape(arch, shape):
@@ -115,13 +118,15 @@ def normalization(kind, name, arch=None):
     return None
 
 
-def build_generator(input_dim, data_shape, arch, width):
-    """G: input vector [N, input_dim] -> sample [N, *data_shape] (tanh for images)."""
+def build_generator(input_dim, data_shape, arch, width, norm="batch"):
+    """G: input vector [N, input_dim] -> sample [N, *data_shape] (tanh for images). `norm`
+    ("batch" or "none") is the normalization of the hidden layers of the G_NORM_ARCHS nets
+    (the WGAN paper's batch-norm-free generator, Fig. 6); the others have none."""
     # === Layers ===
     inputs = keras.Input((input_dim,), name="latent")
     is_image = len(data_shape) == 3
     if arch in TOY_ARCHS:
-        return keras.Model(inputs, _TOY_GENERATORS[arch](inputs, data_shape[0], width),
+        return keras.Model(inputs, _TOY_GENERATORS[arch](inputs, data_shape[0], width, norm),
                            name="generator")
     if arch == "mlp" or not is_image:
         x = inputs
@@ -131,17 +136,18 @@ def build_generator(input_dim, data_shape, arch, width):
                          name="output", dtype="float32")(x)
         outputs = layers.Reshape(data_shape, name="sample")(x)
     elif arch == "infogan_mnist":
-        outputs = _infogan_generator(inputs, data_shape, width)
+        outputs = _infogan_generator(inputs, data_shape, width, norm)
     else:
         base, stages = dcgan_plan(data_shape[0])
         channels = width * 2 ** (stages - 1)
-        x = layers.Dense(base * base * channels, use_bias=False, name="project")(inputs)
-        x = layers.ReLU()(normalization("batch", "project_bn")(x))
+        bias = norm != "batch"  # batch norm's beta is the bias
+        x = layers.Dense(base * base * channels, use_bias=bias, name="project")(inputs)
+        x = layers.ReLU()(_normalize(x, norm, "project_bn"))
         x = layers.Reshape((base, base, channels))(x)
         for i in range(stages - 1):
             channels //= 2
-            x = layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False, name=f"up_{i}")(x)
-            x = layers.ReLU()(normalization("batch", f"up_{i}_bn")(x))
+            x = layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=bias, name=f"up_{i}")(x)
+            x = layers.ReLU()(_normalize(x, norm, f"up_{i}_bn"))
         outputs = layers.Conv2DTranspose(data_shape[2], 4, 2, "same", activation="tanh",
                                          name="sample", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="generator")
@@ -169,7 +175,7 @@ def build_discriminator(data_shape, arch, width, norm, heads=None, dropout=0.0):
             norm_layer = normalization(norm, f"dense_{i}_norm") if i > 0 else None
             x = drop(layers.LeakyReLU(0.2)(norm_layer(x) if norm_layer else x))
     elif arch == "infogan_mnist":
-        x = _infogan_trunk(inputs, width)
+        x = _infogan_trunk(inputs, width, norm)
     else:
         _, stages = dcgan_plan(data_shape[0])
         x = inputs
@@ -185,23 +191,29 @@ def build_discriminator(data_shape, arch, width, norm, heads=None, dropout=0.0):
     return keras.Model(inputs, outputs, name="discriminator")
 
 
-def _infogan_generator(inputs, data_shape, width):
+def _normalize(x, kind, name, arch=None):
+    """x through a `kind` normalization layer named `name`, or x itself for "none"."""
+    layer = normalization(kind, name, arch)
+    return layer(x) if layer else x
+
+
+def _infogan_generator(inputs, data_shape, width, norm="batch"):
     """The official InfoGAN MNIST G (width 64: 1024, 128 and 64 units as in the code)."""
     side, s, bn = data_shape[0] // 4, STYLES["infogan_mnist"], "infogan_mnist"
     x = layers.Dense(16 * width, name="fc_0", **s.init)(inputs)
-    x = layers.ReLU()(normalization("batch", "fc_0_bn", bn)(x))
+    x = layers.ReLU()(_normalize(x, norm, "fc_0_bn", bn))
     x = layers.Dense(side * side * 2 * width, name="fc_1", **s.init)(x)
-    x = layers.ReLU()(normalization("batch", "fc_1_bn", bn)(x))
+    x = layers.ReLU()(_normalize(x, norm, "fc_1_bn", bn))
     x = layers.Reshape((side, side, 2 * width))(x)
     x = layers.Conv2DTranspose(width, 4, 2, "same", name="up_0", **s.init)(x)
-    x = layers.ReLU()(normalization("batch", "up_0_bn", bn)(x))
+    x = layers.ReLU()(_normalize(x, norm, "up_0_bn", bn))
     x = layers.Conv2DTranspose(data_shape[2], 4, 2, "same", activation="sigmoid",
                                name="up_1", dtype="float32", **s.init)(x)
     # Sigmoid p in (0, 1), as the official G (MeanBernoulli); the repo's images are 2p - 1.
     return layers.Rescaling(2.0, -1.0, name="sample", dtype="float32")(x)
 
 
-def _infogan_trunk(inputs, width):
+def _infogan_trunk(inputs, width, norm="batch"):
     """The official InfoGAN MNIST D trunk, up to the FC 1024 features that D and Q share."""
     s, bn = STYLES["infogan_mnist"], "infogan_mnist"
 
@@ -212,15 +224,14 @@ def _infogan_trunk(inputs, width):
     x = layers.LeakyReLU(s.leaky_slope)(
         layers.Conv2D(width, 4, 2, "same", name="conv_0", **conv_init())(x))
     x = layers.Conv2D(2 * width, 4, 2, "same", name="conv_1", **conv_init())(x)
-    x = layers.LeakyReLU(s.leaky_slope)(normalization("batch", "conv_1_norm", bn)(x))
+    x = layers.LeakyReLU(s.leaky_slope)(_normalize(x, norm, "conv_1_norm", bn))
     x = layers.Dense(16 * width, name="fc", **s.init)(layers.Flatten()(x))
-    return layers.LeakyReLU(s.leaky_slope)(normalization("batch", "fc_norm", bn)(x))
-    return layers.LeakyReLU(s.leaky_slope)(normalization("batch", "fc_norm", bn)(x))
+    return layers.LeakyReLU(s.leaky_slope)(_normalize(x, norm, "fc_norm", bn))
 
 
 # === The toy protocols' networks ===
 
-def _gan_toy_generator(z, out_dim, width):
+def _gan_toy_generator(z, out_dim, width, norm=None):  # no normalization to remove
     x = z
     for i in range(3):
         x = layers.Dense(width, activation="relu", kernel_initializer="he_uniform",
@@ -241,14 +252,15 @@ def _pacgan_init():
     return keras.initializers.RandomNormal(stddev=0.02)
 
 
-def _pacgan_generator(z, out_dim, width):
+def _pacgan_generator(z, out_dim, width, norm="batch"):
     x = z
     for i in range(4):
-        x = layers.Dense(width, use_bias=False, kernel_initializer=_pacgan_init(),
+        x = layers.Dense(width, use_bias=norm != "batch", kernel_initializer=_pacgan_init(),
                          name=f"dense_{i}")(x)
-        # Blocks' batch norm: epsilon 1e-4; population statistics p <- 0.95 p + 0.05 m.
-        x = layers.BatchNormalization(momentum=0.95, epsilon=1e-4, synchronized=True,
-                                      name=f"dense_{i}_bn")(x)
+        if norm == "batch":
+            # Blocks' batch norm: epsilon 1e-4; population statistics p <- 0.95 p + 0.05 m.
+            x = layers.BatchNormalization(momentum=0.95, epsilon=1e-4, synchronized=True,
+                                          name=f"dense_{i}_bn")(x)
         x = layers.ReLU()(x)
     return layers.Dense(out_dim, kernel_initializer=_pacgan_init(), name="sample",
                         dtype="float32")(x)

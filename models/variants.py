@@ -46,6 +46,9 @@ class Variant:
     info_weight: float = 0.0             # lambda of the categorical mutual-information term
     info_weight_continuous: float = 0.0  # lambda of the continuous mutual-information term
     width: int = 0             # hidden width (0: 64 for conv nets on images, else 512)
+    g_norm: str = "batch"      # G's hidden layers, where its nets have batch norm: or "none"
+    g_arch: str = ""           # G's networks when not D's `arch` (WGAN paper Fig. 6: "mlp")
+    g_width: int = 0           # G's width when not `width` (WGAN paper's MLP G: 512)
     data_scale: float = 1.0    # toy data: divided by this for training, samples multiplied back
     train_points: int = 0      # toy data: a fixed seeded training set of N points (0: fresh draws)
     note: str = ""

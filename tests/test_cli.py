@@ -30,6 +30,10 @@ BAD_FLAGS = [
     (["--d_lr=0"], "--d_lr must be positive"),
     (["--g_lr=-0.1"], "--g_lr must be positive"),
     (["--strategy=foo"], "--strategy=foo"),
+    (["--model=gan", "--dataset=mnist_5k", "--g_norm=batch"], "the mlp generator has none"),
+    (["--model=gan", "--dataset=ring8", "--d_norm=batch"], "--d_norm applies to the mlp, dcgan"),
+    (["--dataset=mnist_5k", "--g_arch=wgan_gp_toy"], "networks take 2-D points"),
+    (["--g_width=-3"], "--g_width must be positive (0: --width)"),
     (["--strategy=multi_worker", "--dataset=mnist_5k"], "needs the TF_CONFIG"),
     # Folders (relative to the test's working directory; `flat` holds 4 PNGs).
     (["--dataset=folder:"], "--dataset=folder: needs a path"),

@@ -12,7 +12,7 @@ import os
 
 from data.datasets import DATASETS
 from data.folder import PREFIX as FOLDER_PREFIX
-from models.networks import IMAGE_ARCHS
+from models.networks import ARCHS, D_NORM_ARCHS, G_NORM_ARCHS, IMAGE_ARCHS, NORMS
 from models.variants import VARIANTS, variant_for
 from models.wgan import WGAN
 
@@ -42,6 +42,10 @@ class Config:
     gp_weight: float = None         # gradient-penalty lambda (wgan_gp)
     clip_value: float = None        # weight-clipping bound c (wgan)
     width: int = None               # base width: conv channels (64) or MLP units (512)
+    d_norm: str = None              # D's hidden-layer normalization: batch, layer or none
+    g_norm: str = None              # G's: batch or none (nets that have batch norm in G)
+    g_arch: str = None              # G's networks when not D's (e.g. mlp: WGAN paper Fig. 6)
+    g_width: int = None             # G's width when not --width
     data_scale: float = None        # toy data: divided by this for training (gan_toy.py: 1.414)
     train_points: int = None        # toy data: a fixed training set of N points (0: fresh draws)
     toy_defaults: bool = True       # toy data: the toy protocol's row (False: the image row's)
@@ -79,7 +83,7 @@ _FOLDER = DATASETS["mnist_5k"]
 
 VARIANT_OVERRIDES = ("batch_size", "d_steps", "loss", "latent_dim", "d_lr", "g_lr", "beta_1",
                      "beta_2", "gp_weight", "clip_value", "train_steps", "width", "data_scale",
-                     "train_points")
+                     "train_points", "d_norm", "g_norm", "g_arch", "g_width")
 
 
 def validate(config):
@@ -114,12 +118,19 @@ def validate(config):
                               "(its loss is fixed by its paper); drop --loss")
         if config.loss not in LOSS_CHOICES:
             raise ConfigError(f"--loss must be one of {', '.join(LOSS_CHOICES)}")
+    for name, value, choices in (("d_norm", config.d_norm, NORMS),
+                                 ("g_norm", config.g_norm, ("batch", "none")),
+                                 ("g_arch", config.g_arch, ARCHS)):
+        if value not in (None, "") and value not in choices:
+            raise ConfigError(f"--{name} must be one of {', '.join(choices)}, got {value!r}")
     for name in ("train_steps", "steps_per_epoch", "batch_size", "d_steps", "latent_dim",
                  "d_lr", "g_lr", "width", "image_size", "log_every", "print_every", "checkpoint_every",
                  "keep_checkpoints"):
         value = getattr(config, name)
         if value is not None and value <= 0:
             raise ConfigError(f"--{name} must be positive, got {value}")
+    if config.g_width is not None and config.g_width < 0:
+        raise ConfigError(f"--g_width must be positive (0: --width), got {config.g_width}")
     for name in ("beta_1", "beta_2"):
         value = getattr(config, name)
         if value is not None and not 0 <= value < 1:
@@ -153,8 +164,23 @@ def resolve(config):
     if not variant.width:
         variant = dataclasses.replace(
             variant, width=64 if variant.arch in IMAGE_ARCHS else 512)
+    row = variant
     overrides = {k: getattr(config, k) for k in VARIANT_OVERRIDES if getattr(config, k) is not None}
     variant = dataclasses.replace(variant, **overrides)
+    if not is_image and variant.g_arch in IMAGE_ARCHS:
+        variant = dataclasses.replace(variant, g_arch="mlp")
+    if variant.g_arch == variant.arch:
+        variant = dataclasses.replace(variant, g_arch="")  # "" is "D's": one spelling recorded
+    g_arch = variant.g_arch or variant.arch
+    if g_arch not in G_NORM_ARCHS:  # no batch norm to keep or remove: record the truth
+        if config.g_norm == "batch":
+            raise ConfigError(f"--g_norm applies to generators with batch norm "
+                              f"({', '.join(G_NORM_ARCHS)}); the {g_arch} generator has none: "
+                              "drop --g_norm")
+        variant = dataclasses.replace(variant, g_norm="none")
+    if config.d_norm not in (None, row.d_norm) and variant.arch not in D_NORM_ARCHS:
+        raise ConfigError(f"--d_norm applies to the {', '.join(D_NORM_ARCHS)} discriminators, "
+                          f"not {variant.arch} (its reference fixes it); drop --d_norm")
     filled = dataclasses.replace(config, **{k: getattr(variant, k) for k in VARIANT_OVERRIDES})
     if variant.train_points and variant.train_points < variant.batch_size * variant.d_steps:
         raise ConfigError(f"--train_points={variant.train_points} is fewer than one step's "

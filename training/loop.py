@@ -268,6 +268,8 @@ def _train(config, verbose, callbacks, locks):
         shape = (config.image_size, config.image_size, shape[2])
     network = variant.arch  # resolve made it "mlp" for image nets on toy data
     check_shape(network, shape)
+    if variant.g_arch:
+        check_shape(variant.g_arch, shape)
     config = dataclasses.replace(config, dataset_used=data.spec.name,
                                  dataset_note=data.note or None,
                                  class_names=list(data.class_names) or None)
