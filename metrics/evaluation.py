@@ -154,16 +154,39 @@ def evaluate_toy(model, spec, seed, report, progress):
     return {"scatter": visualize.scatter_png(fake, real, title="generated over real")}
 
 
-def evaluate_images(model, spec, args, report, progress, log):
-    """All image metrics; returns extra PNGs."""
-    train = load(spec.name, args["data_dir"])
-    test = load(spec.name, args["data_dir"], split="test")
-    # Fixed random orders (the files may be sorted by class), so that any prefix or split of
-    # 1,000 (Inception score, Parzen validation/test halves) is a fair sample.
+def real_splits(dataset, data_dir=None):
+    """(train, held-out test, reference images) of an image dataset, in the fixed random orders
+    every score uses (the files may be sorted by class, so that any prefix or split of 1,000 -
+    Inception score, Parzen validation/test halves - is a fair sample); the reference set is
+    up to MAX_REFERENCE training images."""
+    train = load(dataset, data_dir)
+    test = load(dataset, data_dir, split="test")
     order = np.random.default_rng(1).permutation(len(test.images))
     test = dataclasses.replace(test, images=test.images[order], labels=test.labels[order])
     reference = train.images[np.random.default_rng(0).permutation(len(train.images))
                              [:MAX_REFERENCE]]
+    return train, test, reference
+
+
+_REAL_FEATURES = {}
+
+
+def classifier_and_real_features(dataset, data_dir=None, classifier_dir=None, log=print):
+    """(eval classifier, its summary, (features, probabilities) of the held-out split, (the
+    same) of the reference set), in real_splits' orders; computed once per process, so that
+    scoring many samples or checkpoints classifies the real digits once."""
+    key = (dataset, data_dir, classifier_dir)
+    if key not in _REAL_FEATURES:
+        classifier, summary = load_classifier(dataset, data_dir, classifier_dir, log=log)
+        _, test, reference = real_splits(dataset, data_dir)
+        _REAL_FEATURES[key] = (classifier, summary, classify(classifier, test.images),
+                               classify(classifier, reference))
+    return _REAL_FEATURES[key]
+
+
+def evaluate_images(model, spec, args, report, progress, log):
+    """All image metrics; returns extra PNGs."""
+    train, test, reference = real_splits(spec.name, args["data_dir"])
     n, n_test = args["num_samples"], len(test.images)
     latent = latent_spec_of(model)
     got = draw(model, max(n, n_test), args["seed"], progress=progress)
@@ -173,13 +196,11 @@ def evaluate_images(model, spec, args, report, progress, log):
     features = {}
     if spec.name in CLASSIFIER_DATASETS:
         log("scoring: eval classifier on generated, held-out and training digits ...")
-        classifier, summary = load_classifier(spec.name, args["data_dir"], args["classifier_dir"],
-                                              log=log)
+        classifier, summary, (test_f, test_p), (ref_f, _) = classifier_and_real_features(
+            spec.name, args["data_dir"], args["classifier_dir"], log)
         report.details["classifier"] = summary
         name = f"classifier ({summary['held_out_accuracy']:.2%} held-out accuracy)"
         fake_f, fake_p = classify(classifier, fake)
-        test_f, test_p = classify(classifier, test.images)
-        ref_f, _ = classify(classifier, reference)
         features["classifier"] = (fake_f, test_f, ref_f)
         split = args["split_size"]
         if len(fake_p) >= split:

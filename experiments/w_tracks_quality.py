@@ -1,0 +1,88 @@
+"""Does the critic's Wasserstein estimate track sample quality? (WGAN paper, Sec. 4.2, Fig. 3-4:
+"a meaningful loss metric that correlates with the generator's convergence and sample quality";
+Fig. 4: a standard GAN's discriminator loss does not.)
+
+    python -m experiments.w_tracks_quality [--seeds=0] [--quick]
+
+Through a `wgan`, a `wgan_gp` and a `dcgan` run (their defaults; experiments/curves.py), at each
+checkpoint: the critic's estimate E[f(x)] - E[f(G(z))] (the median over the steps since the
+previous checkpoint of the logged d_real - d_fake, the last critic update of each step) for the
+two critics, the discriminator's loss for dcgan, beside the Frechet distance of the generator at
+that checkpoint (eval.py's classifier). Reports Spearman's rank correlation between each training
+quantity and the FD over all checkpoints and over the second half of training (where a shared
+early trend no longer drives it). Expected: strongly positive for the critics, no useful
+correlation for the GAN's loss.
+"""
+import time
+
+from absl import app, flags
+
+from experiments import common, curves
+
+NAME = "w_tracks_quality"
+SIDES = (("wgan", "w_estimate", "critic's W estimate"),
+         ("wgan_gp", "w_estimate", "critic's W estimate"),
+         ("dcgan", "d_loss", "D loss"))
+
+
+def correlations(record, key):
+    """Spearman(key, FD) over the checkpoints after step 0, and over the later half."""
+    points = [p for p in record["curve"][1:] if p.get(key) is not None]
+    values, fd = [p[key] for p in points], [p["fd"] for p in points]
+    half = len(points) // 2
+    return {"all": curves.spearman(values, fd), "second_half": curves.spearman(
+        values[half:], fd[half:]), "checkpoints": len(points)}
+
+
+def run(out_dir, quick=False, seed=0, seeds=None):
+    started = time.perf_counter()
+    common.prepare_out_dir(out_dir)
+    seeds = [seed] if quick or seeds is None else [int(s) for s in seeds]
+    pool = curves.pool_dir(out_dir, quick)
+    got = curves.records(pool, [name for name, _, _ in SIDES], seeds, quick)
+    rows = []
+    for name, key, what in SIDES:
+        for r in got[name]:
+            rows.append({"run": name, "seed": r["seed"], "quantity": key, "what": what,
+                         "spearman_with_fd": correlations(r, key),
+                         "final_fd": r["curve"][-1]["fd"]})
+    record = {"rows": rows, "seeds": seeds, "quick": quick, "data": got["dcgan"][0]["data"],
+              "runs": {n: [curves.record_path(pool, n, s) for s in seeds] for n, _, _ in SIDES}}
+    record["summary"] = {f"{r['run']}_seed{r['seed']}_{r['quantity']}_rho":
+                         r["spearman_with_fd"]["all"] for r in rows}
+
+    fig, axes = common.new_figure(len(SIDES) + 1, width=4.6, height=3.6)
+    for ax, (name, key, what) in zip(axes, SIDES):
+        r = got[name][0]
+        steps, fd = curves.series(r, "fd")
+        q_steps, q = curves.series(r, key)
+        ax.plot(steps, fd, color="k", marker="o", ms=3, label="FD (left)")
+        ax.set_yscale("log")
+        ax.set_xlabel("generator step")
+        ax.set_ylabel("Frechet distance")
+        twin = ax.twinx()
+        twin.plot(q_steps, q, color="tab:blue", marker="s", ms=3, label=f"{what} (right)")
+        twin.set_ylabel(what, color="tab:blue")
+        rho = correlations(r, key)["all"]
+        ax.set_title(f"{name} (seed {r['seed']}): Spearman {rho if rho is None else f'{rho:+.2f}'}",
+                     fontsize=10)
+        ax.legend(loc="upper right", fontsize=7)
+        twin.legend(loc="center right", fontsize=7)
+    ax = axes[-1]
+    for name, key, what in SIDES[:2]:
+        for r in got[name]:
+            points = [p for p in r["curve"][1:] if p.get(key) is not None]
+            ax.scatter([p[key] for p in points], [p["fd"] for p in points], s=12,
+                       label=f"{name} seed {r['seed']}")
+    ax.set_yscale("log")
+    ax.set_xlabel("critic's W estimate at the checkpoint")
+    ax.set_ylabel("Frechet distance")
+    ax.set_title("the critics: estimate vs FD", fontsize=10)
+    ax.legend(fontsize=7)
+    return common.write_outputs(out_dir, NAME, fig, record, started)
+
+
+if __name__ == "__main__":
+    common.define_flags(NAME)
+    flags.DEFINE_list("seeds", ["0"], "Seeds to train (or read from the pool).")
+    app.run(common.cli_main(NAME, run, extra_flags=("seeds",)))
