@@ -18,9 +18,6 @@ seed; the figure shows each run's last samples side by side, and the curves.
 import os
 import time
 
-import numpy as np
-from absl import app, flags
-
 from experiments import common, curves
 
 NAME = "batch_norm"
@@ -36,7 +33,7 @@ def final(record, key="fd"):
 def run(out_dir, quick=False, seed=0, seeds=None):
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
-    seeds = [seed] if quick or seeds is None else [int(s) for s in seeds]
+    seeds = curves.seed_list(seeds, seed, quick)
     pool = curves.pool_dir(out_dir, quick)
     names = [n for _, gan, wgan in SETTINGS for n in (gan, wgan)]
     got = curves.records(pool, names, seeds, quick)
@@ -96,6 +93,4 @@ def run(out_dir, quick=False, seed=0, seeds=None):
 
 
 if __name__ == "__main__":
-    common.define_flags(NAME)
-    flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds to train (or read from the pool).")
-    app.run(common.cli_main(NAME, run, extra_flags=("seeds",)))
+    curves.cli(NAME, run, default_seeds=["0", "1", "2"])

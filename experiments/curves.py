@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from absl import app, flags
 
 from experiments import common, runs
 from metrics import scores
@@ -167,6 +168,24 @@ def spearman(a, b):
     return float(scipy.stats.spearmanr(a, b)[0])
 
 
+def seed_list(seeds, seed, quick):
+    """The seeds to run: --seeds as integers (quick: --seed alone)."""
+    if quick or seeds is None:
+        return [seed]
+    try:
+        return [int(s) for s in seeds]
+    except ValueError:
+        raise common.ExperimentError(f"--seeds takes integers, e.g. --seeds=0,1,2; got "
+                                     f"{','.join(seeds)}") from None
+
+
 def pool_dir(out_dir, quick):
     """The pool of runs: POOL, or (quick) one inside out_dir, never mixed with real records."""
     return os.path.join(out_dir, "pool") if quick else POOL
+
+
+def cli(name, run, default_seeds):
+    """The command line of a claims experiment: common flags plus --seeds."""
+    common.define_flags(name)
+    flags.DEFINE_list("seeds", default_seeds, "Seeds to train (or read from the pool).")
+    app.run(common.cli_main(name, run, extra_flags=("seeds",)))

@@ -12,8 +12,6 @@ step-0 value (the untrained generator's), and the comparison is the final FD per
 """
 import time
 
-from absl import app, flags
-
 from experiments import common, curves
 
 NAME = "minimax_vs_ns"
@@ -23,7 +21,7 @@ SIDES = (("dcgan_minimax", "tab:red"), ("dcgan", "tab:blue"))
 def run(out_dir, quick=False, seed=0, seeds=None):
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
-    seeds = [seed] if quick or seeds is None else [int(s) for s in seeds]
+    seeds = curves.seed_list(seeds, seed, quick)
     pool = curves.pool_dir(out_dir, quick)
     got = curves.records(pool, [n for n, _ in SIDES], seeds, quick)
     per_seed = []
@@ -68,6 +66,4 @@ def run(out_dir, quick=False, seed=0, seeds=None):
 
 
 if __name__ == "__main__":
-    common.define_flags(NAME)
-    flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds to train (or read from the pool).")
-    app.run(common.cli_main(NAME, run, extra_flags=("seeds",)))
+    curves.cli(NAME, run, default_seeds=["0", "1", "2"])

@@ -15,8 +15,6 @@ correlation for the GAN's loss.
 """
 import time
 
-from absl import app, flags
-
 from experiments import common, curves
 
 NAME = "w_tracks_quality"
@@ -37,7 +35,7 @@ def correlations(record, key):
 def run(out_dir, quick=False, seed=0, seeds=None):
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
-    seeds = [seed] if quick or seeds is None else [int(s) for s in seeds]
+    seeds = curves.seed_list(seeds, seed, quick)
     pool = curves.pool_dir(out_dir, quick)
     got = curves.records(pool, [name for name, _, _ in SIDES], seeds, quick)
     rows = []
@@ -83,6 +81,4 @@ def run(out_dir, quick=False, seed=0, seeds=None):
 
 
 if __name__ == "__main__":
-    common.define_flags(NAME)
-    flags.DEFINE_list("seeds", ["0"], "Seeds to train (or read from the pool).")
-    app.run(common.cli_main(NAME, run, extra_flags=("seeds",)))
+    curves.cli(NAME, run, default_seeds=["0"])

@@ -10,8 +10,6 @@ critic's W estimate over training, its wall time and time per generator step.
 """
 import time
 
-from absl import app, flags
-
 from experiments import common, curves
 
 NAME = "wgan_gp_mnist"
@@ -26,7 +24,7 @@ def _value(v):
 def run(out_dir, quick=False, seed=0, seeds=None):
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
-    seeds = [seed] if quick or seeds is None else [int(s) for s in seeds]
+    seeds = curves.seed_list(seeds, seed, quick)
     pool = curves.pool_dir(out_dir, quick)
     got = curves.records(pool, ["wgan_gp"], seeds, quick)["wgan_gp"]
     per_seed = []
@@ -64,6 +62,4 @@ def run(out_dir, quick=False, seed=0, seeds=None):
 
 
 if __name__ == "__main__":
-    common.define_flags(NAME)
-    flags.DEFINE_list("seeds", ["0"], "Seeds to train (or read from the pool).")
-    app.run(common.cli_main(NAME, run, extra_flags=("seeds",)))
+    curves.cli(NAME, run, default_seeds=["0"])

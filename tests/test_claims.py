@@ -115,3 +115,11 @@ def test_norm_flags_refuse_nets_they_do_not_apply_to():
     assert config.d_norm == "none" and config.g_norm == "none"
     with pytest.raises(ConfigError, match="--d_norm applies to"):
         resolve(Config(model="wgan_gp", dataset="grid25", d_norm="layer"))
+
+
+def test_seeds_must_be_integers_said_in_one_line():
+    from experiments.common import ExperimentError
+    assert curves.seed_list(["2", "0"], 5, quick=False) == [2, 0]
+    assert curves.seed_list(["2", "0"], 5, quick=True) == [5]
+    with pytest.raises(ExperimentError, match="--seeds takes integers"):
+        curves.seed_list(["x"], 0, quick=False)
