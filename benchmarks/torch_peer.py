@@ -12,6 +12,8 @@ count the same parameters):
   tanh; D = Conv(w, 4, s2)-LReLU(0.2), Conv(2w, 4, s2, no bias)-BN-LReLU, Dense(1).
 - "mlp": G = 3 x Dense(w)-ReLU, Dense(out); D = Dense(w)-LReLU, 2 x Dense(w)-[norm]-LReLU,
   Dense(1).
+- "wgan_gp_toy" (gan_toy.py's nets, the toy wgan / wgan_gp protocol): G as "mlp"; D = 3 x
+  Dense(w)-ReLU, Dense(1).
 A step is ours: `d_steps` D updates on fresh noise and real batches (plus WGAN-GP's penalty, with
 a double backward), then one G update. Real batches are drawn from tensors in memory (mnist_5k's
 digits, or the toy mixture), so the peer pays no input-pipeline cost at all.
@@ -78,6 +80,7 @@ class Discriminator(nn.Module):
             self.norms = nn.ModuleList([nn.Identity()] + [_norm(s["d_norm"], w, False)
                                                           for _ in range(2)])
             self.logits = nn.Linear(w, 1)
+        self.slope = 0.0 if s["arch"] == "wgan_gp_toy" else 0.2  # ReLU there, else LeakyReLU
 
     def forward(self, x):
         if self.s["arch"] == "dcgan":
@@ -86,7 +89,7 @@ class Discriminator(nn.Module):
             return self.logits(x.flatten(1))
         x = x.flatten(1)
         for layer, norm in zip(self.hidden, self.norms):
-            x = F.leaky_relu(norm(layer(x)), 0.2)
+            x = F.leaky_relu(norm(layer(x)), self.slope)
         return self.logits(x)
 
 

@@ -169,7 +169,7 @@ def torch_settings(model):
         return None
     if spec.is_image and (v.arch == "dcgan" and spec.shape != (28, 28, 1)):
         return None
-    if v.arch not in ("mlp", "dcgan"):  # the toy protocols' nets have no PyTorch peer yet
+    if v.arch not in ("mlp", "dcgan", "wgan_gp_toy"):  # PacGAN's maxout nets: no peer yet
         return None
     return {"arch": v.arch, "data_shape": list(spec.shape),
             "input_dim": v.latent_dim, "width": config.width, "d_norm": v.d_norm,
