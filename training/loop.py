@@ -66,10 +66,10 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False):
 
 
 # XLA by default on one device, by device and network kind: what benchmarks.train_step measured
-# (README, "Speed"). On the 2-core CPU it sped up the MLP steps (1.31-1.58x) and the DCGAN
-# step (1.21-1.33x, batch 128), so it is on for both. GPU has not been measured here.
-# The toy protocols' nets are MLPs and the infogan_mnist nets convolutional: they take the row
-# of their kind, not measured separately.
+# (README, "Speed"). On the idle 2-core CPU it sped up the DCGAN step 1.39-1.49x (batch 128) and
+# gan_toy.py's MLP wgan_gp step 1.18-1.21x, so it is on for both kinds. GPU has not been
+# measured here. The toy protocols' nets are MLPs and the infogan_mnist nets convolutional: they
+# take the row of their kind.
 XLA_DEFAULT = {(device, kind): True for device in ("CPU", "GPU") for kind in ("mlp", "dcgan")}
 
 
