@@ -1,4 +1,5 @@
 """A tiny run's logdir read back through the real TensorBoard server's HTTP API."""
+import dataclasses
 import json
 import shutil
 import socket
@@ -76,3 +77,18 @@ def test_sample_pictures_are_images_per_epoch(server):
     assert [image["step"] for image in images] == [2, 4]
     png = _get(server, "/data/plugin/images/individualImage?" + images[-1]["query"])
     assert png[:4] == b"\x89PNG"
+
+
+def test_run_step_times_reads_each_steps_wall_time_and_skips_a_resume_gap(tmp_path):
+    from benchmarks.run_step_times import step_times
+    config = Config(model="gan", dataset="ring8", workdir=str(tmp_path / "run"), train_steps=12,
+                    steps_per_epoch=6, batch_size=8, width=8, jit_compile=False,
+                    toy_defaults=False)
+    train(config, verbose=0)
+    first = step_times(str(tmp_path / "run" / "train"), skip=0)
+    assert first["steps"] == 11 and 0 < first["q25_ms"] <= first["median_ms"] <= first["q75_ms"]
+    time.sleep(1.5)  # a gap longer than any step, between the run and its resumption
+    train(dataclasses.replace(config, train_steps=18), verbose=0)
+    both = step_times(str(tmp_path / "run" / "train"), skip=0)
+    assert both["steps"] == 16  # 17 differences, less the one across the restart
+    assert both["total_s"] < first["total_s"] + 1.5
