@@ -59,6 +59,9 @@ flags.DEFINE_float("data_scale", None, "Toy data: divide the training points by 
                    "and scores stay in the data's coordinates.")
 flags.DEFINE_integer("train_points", None, "Toy data: train on a fixed set of this many points "
                      "drawn from the seed (0: fresh draws every batch; default: the protocol's).")
+flags.DEFINE_integer("train_examples", None, "Images: train on this many training examples, "
+                     "the first of each class in file order (0: all; in-memory data: mnist_5k, "
+                     "folders).")
 flags.DEFINE_bool("toy_defaults", _D.toy_defaults, "On ring8/grid25, take gan/wgan/wgan_gp's "
                   "defaults from their toy protocol (PacGAN, gan_toy.py); --notoy_defaults "
                   "keeps the image runs' defaults.")

@@ -187,6 +187,36 @@ def load(name, data_dir=None, split="train", stream=False, image_size=None, chan
         "--data_dir, or train on --dataset=mnist_5k")
 
 
+def balanced_subset(data, n):
+    """The first n examples of `data` in file order, taken class by class: n // K of each of
+    its K classes (the first n % K classes one more). In-memory arrays and folders only."""
+    if data.stream is not None:
+        raise DatasetError(f"--train_examples needs the data in memory; {data.spec.name} is "
+                           "streamed from tensorflow-datasets: train on all of it, or on "
+                           "--dataset=mnist_5k")
+    if not data.spec.is_image:
+        raise DatasetError("--train_examples is for image datasets; toy mixtures take "
+                           "--train_points")
+    total = data.num_examples
+    if not 0 < n <= total:
+        raise DatasetError(f"--train_examples={n}: {data.spec.name} has {total} training "
+                           "examples; pass 1 to that many, or 0 for all")
+    labels = np.asarray(data.labels)
+    classes = np.unique(labels)
+    quota = {c: n // len(classes) + (i < n % len(classes)) for i, c in enumerate(classes)}
+    short = [int(c) for c in classes if np.sum(labels == c) < quota[c]]
+    if short:
+        raise DatasetError(f"--train_examples={n}: classes {short} have fewer than "
+                           f"{n // len(classes) + 1} examples; pass fewer")
+    index = np.sort(np.concatenate([np.flatnonzero(labels == c)[:quota[c]] for c in classes]))
+    return dataclasses.replace(
+        data, labels=labels[index],
+        images=None if data.images is None else data.images[index],
+        files=None if data.files is None else data.files[index],
+        note=(data.note + "; " if data.note else "") + f"training on {n} of its {total} "
+        f"examples ({n // len(classes)} or more per class, in file order)")
+
+
 def _load_folder(name, split, image_size, channels, with_classes):
     path = os.path.abspath(os.path.expanduser(name[len(image_folder.PREFIX):]))
     if split != "train":

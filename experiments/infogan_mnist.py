@@ -2,6 +2,7 @@
 categorical code classify the digits (paper: 5% error), and what do the continuous codes do?
 
     python -m experiments.infogan_mnist [--seeds=0,1,2,3,4] [--steps=5000] [--quick]
+    python -m experiments.infogan_mnist --train_examples=1000 --seeds=0   # the data-size curve
 
 For each seed, trains (or resumes, or reuses) the default `infogan` run, which follows
 openai/InfoGAN (launchers/run_mnist_exp.py, infogan/models/regularized_gan.py,
@@ -93,14 +94,15 @@ def accuracy_curve(workdir):
     return curve
 
 
-def run_seed(out_dir, seed, steps, quick):
+def run_seed(out_dir, seed, steps, quick, train_examples=0):
     """Trains/resumes one seed's run and measures it; returns its record (also written)."""
     started = time.perf_counter()
     workdir = os.path.join(out_dir, "runs", f"seed{seed}")
     every = 3 if quick else CHECK_EVERY
     config, train_seconds = runs.train_or_reuse(
         workdir, "infogan", steps, quick, seed=seed, checkpoint_every=every,
-        steps_per_epoch=every, keep_checkpoints=steps // every + 1)  # all kept: the curve
+        steps_per_epoch=every, keep_checkpoints=steps // every + 1,  # all kept: the curve
+        train_examples=train_examples)
     _, _, _, result, rows = runs.train_and_evaluate(
         os.path.join(out_dir, "runs", f"seed{seed}_eval"), "infogan", quick, seed, workdir,
         steps, config=config)
@@ -108,6 +110,7 @@ def run_seed(out_dir, seed, steps, quick):
                                              200 if quick else CODE_SAMPLES, seed)
     record = {
         "seed": seed, "data": config["dataset_used"], "steps": config["train_steps"],
+        "train_examples": config.get("train_examples") or None,
         "protocol_steps": 5000, "quick": quick,
         "train_seconds_this_call": train_seconds,
         "code_accuracy": rows["InfoGAN code accuracy %"]["model"],
@@ -124,8 +127,10 @@ def run_seed(out_dir, seed, steps, quick):
     return record
 
 
-def run(out_dir, quick=False, seed=0, seeds=None, steps=5000):
+def run(out_dir, quick=False, seed=0, seeds=None, steps=5000, train_examples=0):
     started = time.perf_counter()
+    if train_examples:  # the data-size curve: its own records, beside the full-data ones
+        out_dir = os.path.join(out_dir, f"examples{train_examples}")
     common.prepare_out_dir(out_dir)
     seeds = [seed] if quick or seeds is None else [int(s) for s in seeds]
     steps = 6 if quick else steps
@@ -135,7 +140,7 @@ def run(out_dir, quick=False, seed=0, seeds=None, steps=5000):
         if os.path.exists(os.path.join(out_dir, f"seed{s}.json")):
             print(f"seed {s}: {out_dir}/seed{s}.json exists; kept (delete it to redo)", flush=True)
             continue
-        record = run_seed(out_dir, s, steps, quick)
+        record = run_seed(out_dir, s, steps, quick, train_examples)
         print(f"seed {s}: code accuracy {record['code_accuracy']:.1f}%, L_I "
               f"{record['mi_lower_bound']:.3f}, {record['wall_seconds']:.0f} s", flush=True)
     records = []
@@ -184,4 +189,6 @@ if __name__ == "__main__":
     common.define_flags(NAME)
     flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Seeds to train and measure.")
     flags.DEFINE_integer("steps", 5000, "Generator updates per run (official code: 5,000).")
-    app.run(common.cli_main(NAME, run, extra_flags=("seeds", "steps")))
+    flags.DEFINE_integer("train_examples", 0, "Train on this many digits, class-balanced (the "
+                         "data-size curve; 0: all), recorded under <out_dir>/examples<N>/.")
+    app.run(common.cli_main(NAME, run, extra_flags=("seeds", "steps", "train_examples")))

@@ -123,3 +123,13 @@ def test_seeds_must_be_integers_said_in_one_line():
     assert curves.seed_list(["2", "0"], 5, quick=True) == [5]
     with pytest.raises(ExperimentError, match="--seeds takes integers"):
         curves.seed_list(["x"], 0, quick=False)
+
+
+def test_a_run_resumes_only_with_the_networks_it_was_trained_with(tmp_path):
+    from training.loop import train
+    fields = dict(model="dcgan", dataset="mnist_5k", workdir=str(tmp_path / "run"), train_steps=1,
+                  batch_size=8, width=8, jit_compile=False)
+    train(Config(**fields, g_norm="none", d_norm="none"), verbose=0)
+    with pytest.raises(ConfigError, match="holds a run with d_norm='none', not 'batch'"):
+        train(Config(**dict(fields, train_steps=2)), verbose=0)
+    train(Config(**dict(fields, train_steps=2), g_norm="none", d_norm="none"), verbose=0)

@@ -34,6 +34,8 @@ BAD_FLAGS = [
     (["--model=gan", "--dataset=ring8", "--d_norm=batch"], "--d_norm applies to the mlp, dcgan"),
     (["--dataset=mnist_5k", "--g_arch=wgan_gp_toy"], "networks take 2-D points"),
     (["--g_width=-3"], "--g_width must be positive (0: --width)"),
+    (["--dataset=ring8", "--train_examples=10"], "toy mixtures take --train_points"),
+    (["--dataset=mnist_5k", "--train_examples=9000"], "mnist_5k has 4000 training examples"),
     (["--strategy=multi_worker", "--dataset=mnist_5k"], "needs the TF_CONFIG"),
     # Folders (relative to the test's working directory; `flat` holds 4 PNGs).
     (["--dataset=folder:"], "--dataset=folder: needs a path"),

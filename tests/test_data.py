@@ -81,3 +81,20 @@ def test_unreachable_host_is_detected_fast():
     start = time.time()
     assert not datasets.host_reachable("unreachable.invalid", timeout=3.0)
     assert time.time() - start < 5
+
+
+def test_train_examples_takes_the_first_of_each_class_and_the_run_records_it(tmp_path):
+    from training.config import Config
+    from training.loop import train
+    full = load("mnist_5k")
+    part = datasets.balanced_subset(full, 1003)
+    assert np.bincount(part.labels).tolist() == [101] * 3 + [100] * 7
+    for c in range(10):  # the first of the class in file order, in file order
+        np.testing.assert_array_equal(part.images[part.labels == c],
+                                      full.images[full.labels == c][:np.sum(part.labels == c)])
+    with pytest.raises(DatasetError, match="has 4000 training examples"):
+        datasets.balanced_subset(full, 4001)
+    train(Config(model="dcgan", dataset="mnist_5k", workdir=str(tmp_path / "run"), train_steps=1,
+                 batch_size=8, width=8, jit_compile=False, train_examples=20), verbose=0)
+    config = Config.load(str(tmp_path / "run" / "config.json"))
+    assert config.train_examples == 20 and "training on 20 of its 4000" in config.dataset_note

@@ -48,6 +48,7 @@ class Config:
     g_width: int = None             # G's width when not --width
     data_scale: float = None        # toy data: divided by this for training (gan_toy.py: 1.414)
     train_points: int = None        # toy data: a fixed training set of N points (0: fresh draws)
+    train_examples: int = None      # images: train on N of them, class-balanced (0: all)
     toy_defaults: bool = True       # toy data: the toy protocol's row (False: the image row's)
     image_size: int = None          # resize images to this side (default: the dataset's)
     channels: int = None            # folder: 1 (grey) or 3 (default: 3 if any file has colour)
@@ -129,6 +130,11 @@ def validate(config):
         value = getattr(config, name)
         if value is not None and value <= 0:
             raise ConfigError(f"--{name} must be positive, got {value}")
+    if config.train_examples is not None and config.train_examples < 0:
+        raise ConfigError(f"--train_examples must be >= 0 (0: all), got {config.train_examples}")
+    if config.train_examples and is_toy:
+        raise ConfigError("--train_examples is for image datasets; toy mixtures take "
+                          "--train_points")
     if config.g_width is not None and config.g_width < 0:
         raise ConfigError(f"--g_width must be positive (0: --width), got {config.g_width}")
     for name in ("beta_1", "beta_2"):
@@ -181,7 +187,8 @@ def resolve(config):
     if config.d_norm not in (None, row.d_norm) and variant.arch not in D_NORM_ARCHS:
         raise ConfigError(f"--d_norm applies to the {', '.join(D_NORM_ARCHS)} discriminators, "
                           f"not {variant.arch} (its reference fixes it); drop --d_norm")
-    filled = dataclasses.replace(config, **{k: getattr(variant, k) for k in VARIANT_OVERRIDES})
+    filled = dataclasses.replace(config, train_examples=config.train_examples or 0,
+                                 **{k: getattr(variant, k) for k in VARIANT_OVERRIDES})
     if variant.train_points and variant.train_points < variant.batch_size * variant.d_steps:
         raise ConfigError(f"--train_points={variant.train_points} is fewer than one step's "
                           f"{variant.batch_size * variant.d_steps} points (batch_size x "

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.datasets import load, make_train_dataset
+from data.datasets import balanced_subset, load, make_train_dataset
 from models.networks import IMAGE_ARCHS, check_shape
 from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
                                 SamplePictures, ScalarLogger, StopOnSignal)
@@ -31,9 +31,12 @@ from training.workdir import WorkdirLock, tree_size, write_failure
 
 # Settings that must match for a workdir to be resumed.
 RUN_IDENTITY = ("model", "dataset_used", "image_size", "latent_dim", "width", "batch_size",
-                "d_steps", "seed", "data_scale", "train_points")
-# Recorded only since the toy protocols (#11): a config.json without them is not compared on them.
-NEWER_IDENTITY = ("data_scale", "train_points")
+                "d_steps", "seed", "data_scale", "train_points", "d_norm", "g_norm", "g_arch",
+                "g_width", "train_examples")
+# Recorded only since the toy protocols (#11) or later: a config.json without them is not
+# compared on them.
+NEWER_IDENTITY = ("data_scale", "train_points", "d_norm", "g_norm", "g_arch", "g_width",
+                  "train_examples")
 # What a run writes in its workdir (removed by --overwrite).
 RUN_FILES = ("config.json", "train", "checkpoints", "saved_model", "saved_model.new",
              "saved_model.old")
@@ -261,6 +264,8 @@ def _train(config, verbose, callbacks, locks):
     chief = is_chief(strategy)
     data = load(config.dataset, config.data_dir, stream=True, image_size=config.image_size,
                 channels=config.channels, with_classes=variant.model_class.uses_labels)
+    if config.train_examples:
+        data = balanced_subset(data, config.train_examples)
     if data.note and chief:
         print(data.note, flush=True)
     shape = data.spec.shape
