@@ -7,8 +7,9 @@ in learning"; Lucic et al. 2018 measured MNIST FID 9.8 (minimax) vs 6.8 (non-sat
 `dcgan` from scratch with `--loss=minimax` and with its default `--loss=non_saturating`, the
 same networks, seeds and data; Frechet distance and IS (eval.py's classifier) over training.
 experiments/vanishing_gradients.py shows the gradient side of the claim; this one asks whether
-minimax learns at all here: it "learns" when its final Frechet distance is below a tenth of its
-step-0 value (the untrained generator's), and the comparison is the final FD per seed.
+minimax learns at all here: it "learns" when its final Frechet distance is below a fifth of its
+step-0 value (the untrained generator's, about 750; a generator collapsed to one digit scores
+about as badly, README), and the comparison is the final FD per seed.
 """
 import time
 
@@ -16,6 +17,7 @@ from experiments import common, curves
 
 NAME = "minimax_vs_ns"
 SIDES = (("dcgan_minimax", "tab:red"), ("dcgan", "tab:blue"))
+LEARNS = 5  # "learns": the final FD is below the step-0 FD divided by this
 
 
 def run(out_dir, quick=False, seed=0, seeds=None):
@@ -28,16 +30,17 @@ def run(out_dir, quick=False, seed=0, seeds=None):
     for mm, ns in zip(got["dcgan_minimax"], got["dcgan"]):
         per_seed.append({
             "seed": mm["seed"],
-            "minimax": {"fd_step0": mm["curve"][0]["fd"], "final_fd": mm["curve"][-1]["fd"],
+            "minimax": {"fd_step0": mm["curve"][0]["fd"], "first_checkpoint": mm["curve"][1],
+                        "final_fd": mm["curve"][-1]["fd"],
                         "final_is": mm["curve"][-1]["is"],
-                        "learns": bool(mm["curve"][-1]["fd"] < mm["curve"][0]["fd"] / 10)},
-            "non_saturating": {"fd_step0": ns["curve"][0]["fd"],
+                        "learns": bool(mm["curve"][-1]["fd"] < mm["curve"][0]["fd"] / LEARNS)},
+            "non_saturating": {"fd_step0": ns["curve"][0]["fd"], "first_checkpoint": ns["curve"][1],
                                "final_fd": ns["curve"][-1]["fd"], "final_is": ns["curve"][-1]["is"],
-                               "learns": bool(ns["curve"][-1]["fd"] < ns["curve"][0]["fd"] / 10)},
+                               "learns": bool(ns["curve"][-1]["fd"] < ns["curve"][0]["fd"] / LEARNS)},
             "non_saturating_lower_fd": bool(ns["curve"][-1]["fd"] < mm["curve"][-1]["fd"])})
     record = {"per_seed": per_seed, "seeds": seeds, "quick": quick,
               "data": got["dcgan"][0]["data"], "real_held_out": got["dcgan"][0]["real"],
-              "criterion": "learns: final FD < step-0 FD / 10",
+              "criterion": f"learns: final FD < step-0 FD / {LEARNS}",
               "lucic_2018_mnist_fid": {"minimax": 9.8, "non_saturating": 6.8},
               "runs": {n: [curves.record_path(pool, n, s) for s in seeds] for n, _ in SIDES}}
     record["summary"] = {
