@@ -54,7 +54,7 @@ def run(out_dir, quick=False, seed=0, seeds=None):
     ax_fd.axhline(got[0]["real"]["fd"], color="k", lw=0.8, ls="--", label="real held-out")
     ax_fd.set_yscale("log")
     ax_fd.set_ylabel("Frechet distance (eval classifier)")
-    ax_w.set_ylabel("critic's W estimate (median since last checkpoint)")
+    ax_w.set_ylabel("critic's W estimate (window median)")
     for ax in (ax_fd, ax_w):
         ax.set_xlabel("generator step")
         ax.legend(fontsize=7)
