@@ -109,8 +109,9 @@ def test_batch_norm_and_mlp_generator_settings_build_what_they_say(fields, g_bn,
 def test_norm_flags_refuse_nets_they_do_not_apply_to():
     with pytest.raises(ConfigError, match="the mlp generator has none"):
         resolve(Config(model="wgan", dataset="mnist_5k", g_arch="mlp", g_norm="batch"))
-    with pytest.raises(ConfigError, match="--d_norm must be one of"):
-        resolve(Config(model="dcgan", dataset="mnist_5k", d_norm="group"))
+    for bad in ("group", ""):
+        with pytest.raises(ConfigError, match="--d_norm must be one of"):
+            resolve(Config(model="dcgan", dataset="mnist_5k", d_norm=bad))
     # A toy protocol's fixed nets: its own row's value resolves, another is refused.
     config, _ = resolve(Config(model="wgan_gp", dataset="grid25"))
     assert config.d_norm == "none" and config.g_norm == "none"

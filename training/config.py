@@ -122,7 +122,7 @@ def validate(config):
     for name, value, choices in (("d_norm", config.d_norm, NORMS),
                                  ("g_norm", config.g_norm, ("batch", "none")),
                                  ("g_arch", config.g_arch, ARCHS)):
-        if value not in (None, "") and value not in choices:
+        if value not in (None, *choices) and not (name == "g_arch" and value == ""):  # "": D's
             raise ConfigError(f"--{name} must be one of {', '.join(choices)}, got {value!r}")
     for name in ("train_steps", "steps_per_epoch", "batch_size", "d_steps", "latent_dim",
                  "d_lr", "g_lr", "width", "image_size", "log_every", "print_every", "checkpoint_every",
