@@ -27,11 +27,11 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from data.datasets import DATASETS
 from experiments import common, runs
 from metrics import scores
 from metrics.classifier import predict as classify
-from metrics.evaluation import (classifier_and_real_features, draw, evaluate, load_sampler,
-                                real_splits)
+from metrics.evaluation import classifier_and_real_features, draw, evaluate, load_sampler
 from models.variants import VARIANTS
 from training import visualize
 from training.config import Config, resolve
@@ -109,14 +109,14 @@ def checkpoint_scores(workdir, seed, quick=False):
     config, variant = resolve(dataclasses.replace(
         Config.load(os.path.join(workdir, "config.json")), workdir=workdir, jit_compile=False,
         mixed_precision=False, strategy="default"))
-    _, test, _ = real_splits(config.dataset_used, config.data_dir)
     classifier, _, (test_f, test_p), (ref_f, _) = classifier_and_real_features(
         config.dataset_used, config.data_dir, log=lambda *_: None)
-    n = QUICK_SAMPLES if quick else len(test.images)
+    n = QUICK_SAMPLES if quick else len(test_f)
     real = {"fd": scores.frechet_distance(test_f[:n], ref_f),
             "is": scores.inception_score(test_p[:n], min(SPLIT, n))[0],
             "class_kl": scores.class_shares(test_p[:n])[1], "samples": n}
-    gan = build_gan(config, variant, test.spec.shape, test.spec.num_classes)
+    spec = DATASETS[config.dataset_used]
+    gan = build_gan(config, variant, spec.shape, spec.num_classes)
     latents = gan.latent.sample(n, tf.constant([seed, 1], tf.int64))  # the same at every step
 
     def score(step):
@@ -133,7 +133,7 @@ def checkpoint_scores(workdir, seed, quick=False):
     for path in (state.all_model_checkpoint_paths if state else []):
         checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
         curve.append(score(int(gan.step.numpy())))
-    logged = {tag: runs.scalar_curve(os.path.join(workdir, "train"), tag) for tag in SCALARS}
+    logged = runs.scalar_curves(os.path.join(workdir, "train"), SCALARS)
     w_steps, w = logged["d_real"][0], logged["d_real"][1] - logged["d_fake"][1]
     for previous, point in zip(curve, curve[1:]):
         window = lambda steps: (steps > previous["step"]) & (steps <= point["step"])  # noqa: E731

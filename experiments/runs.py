@@ -32,15 +32,20 @@ def train_or_reuse(workdir, model, steps, quick, seed=0, **fields):
 def scalar_curve(logdir, tag):
     """(steps, values) of a scalar that training/callbacks.py logged to `logdir`, by step (the
     last write wins when a resumed run repeated steps)."""
-    points = {}
+    return scalar_curves(logdir, (tag,))[tag]
+
+
+def scalar_curves(logdir, tags):
+    """{tag: (steps, values)} of several logged scalars, in one read of the events."""
+    points = {tag: {} for tag in tags}
     for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
         for record in tf.data.TFRecordDataset(path):
             event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:
-                if value.tag == tag:
-                    points[event.step] = float(tf.make_ndarray(value.tensor))
-    steps = np.array(sorted(points))
-    return steps, np.array([points[s] for s in steps])
+                if value.tag in points:
+                    points[value.tag][event.step] = float(tf.make_ndarray(value.tensor))
+    return {tag: (np.array(sorted(p)), np.array([p[s] for s in sorted(p)]))
+            for tag, p in points.items()}
 
 
 def train_and_evaluate(out_dir, model, quick, seed, workdir, steps, config=None):
