@@ -38,6 +38,9 @@ flags.DEFINE_integer("warmup", 20, "Steps not timed: tracing, compiling, caches.
 flags.DEFINE_integer("pairs", 2, "XLA off/on process pairs per variant.")
 flags.DEFINE_integer("whole_run", 0, "If > 0: also time train.py for N and 2N steps.")
 flags.DEFINE_bool("mixed_precision", False, "Time the mixed-precision step.")
+flags.DEFINE_integer("steps_per_execution", 1,
+                     "Steps per call into TensorFlow (keras' steps_per_execution); > 1 times "
+                     "each call and divides by it.")
 flags.DEFINE_bool("torch", False, "Also time the PyTorch peer of the same networks.")
 flags.DEFINE_string("out", None, "Write every measurement here as JSON.")
 flags.DEFINE_string("_child", None, "Internal: run one measurement and print JSON.")
@@ -94,13 +97,16 @@ def measure(model, jit):
                                      mixed_precision=FLAGS.mixed_precision))
     data = load(config.dataset)
     shape = data.spec.shape
-    gan = build_gan(config, variant, shape, data.spec.num_classes, jit_compile=jit)
+    k = FLAGS.steps_per_execution
+    gan = build_gan(config, variant, shape, data.spec.num_classes, jit_compile=jit,
+                    steps_per_execution=k)
     dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps, 0),
                                 config.batch_size, variant.d_steps)
     flops = step_flops(gan, *dataset.element_spec)
 
     class Clock(keras.callbacks.Callback):
-        """A timestamp per step, taken once the step's logs exist (the step is done)."""
+        """A timestamp per step (per call into TensorFlow if k > 1), taken once its logs exist
+        (the step is done)."""
 
         def __init__(self):
             super().__init__()
@@ -111,16 +117,20 @@ def measure(model, jit):
             self.times.append(time.perf_counter())
 
     clock = Clock()
-    gan.fit(dataset, steps_per_epoch=FLAGS.warmup + FLAGS.steps, epochs=1, verbose=0,
+    warmup, steps = -(-FLAGS.warmup // k), -(-FLAGS.steps // k)   # in calls of k steps
+    gan.fit(dataset, steps_per_epoch=(warmup + steps) * k, epochs=1, verbose=0,
             shuffle=False, callbacks=[clock])
-    timed = np.diff(clock.times[FLAGS.warmup - 1:])
+    if len(clock.times) != warmup + steps:
+        sys.exit(f"expected {warmup + steps} calls of {k} steps, got {len(clock.times)}")
+    timed = np.diff(clock.times[warmup - 1:]) / k
     gpus = tf.config.list_logical_devices("GPU")
     memory = (tf.config.experimental.get_memory_info("GPU:0")["peak"] if gpus
               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return {"model": model, "xla": jit, "batch": config.batch_size, "d_steps": variant.d_steps,
-            "dataset": data.spec.name, "steps": len(timed), **summarize(timed),
-            "fit_ms_per_step": float((clock.times[-1] - clock.times[FLAGS.warmup - 1])
-                                     / len(timed) * 1e3),
+            "dataset": data.spec.name, "steps": len(timed) * k, "steps_per_execution": k,
+            **summarize(timed),
+            "fit_ms_per_step": float((clock.times[-1] - clock.times[warmup - 1])
+                                     / (len(timed) * k) * 1e3),
             "peak_memory_mb": memory / 2 ** 20, "gflops_per_step": flops / 1e9,
             "device": "GPU" if gpus else "CPU", "peak_gflops": matmul_peak_flops() / 1e9,
             "parameters": {name: int(sum(np.prod(w.shape) for w in net.trainable_weights))
@@ -131,7 +141,8 @@ def measure(model, jit):
 def run_child(model, jit):
     args = [sys.executable, "-m", "benchmarks.train_step", f"--_child={model}:{int(jit)}",
             f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--dataset={FLAGS.dataset}",
-            f"--mixed_precision={FLAGS.mixed_precision}"]
+            f"--mixed_precision={FLAGS.mixed_precision}",
+            f"--steps_per_execution={FLAGS.steps_per_execution}"]
     if FLAGS.batch_size:
         args.append(f"--batch_size={FLAGS.batch_size}")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -255,7 +266,8 @@ def main(argv):
     print(f"device: {rows[0]['device']}, measured matmul peak "
           f"{rows[0]['peak_gflops']:.0f} GFLOP/s (float32, 2048x2048, XLA); data: "
           f"{rows[0]['dataset']}; mixed precision: {FLAGS.mixed_precision}; "
-          f"{FLAGS.steps} timed steps per process after {FLAGS.warmup}")
+          f"{FLAGS.steps} timed steps per process after {FLAGS.warmup}; steps per execution: "
+          f"{FLAGS.steps_per_execution}")
     if FLAGS.out:
         with open(FLAGS.out, "w") as f:
             json.dump({"measurements": rows, "summary": summary}, f, indent=1)

@@ -51,9 +51,10 @@ def make_optimizer(variant, lr, mixed_precision=False):
     return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
 
 
-def build_gan(config, variant, data_shape, num_classes, jit_compile=False):
+def build_gan(config, variant, data_shape, num_classes, jit_compile=False, steps_per_execution=1):
     """The compiled GAN of a resolved config, with both optimizers built. Call it inside the
-    strategy's scope."""
+    strategy's scope. `steps_per_execution` > 1 (benchmarks only: train.py's callbacks log and
+    checkpoint every step) runs that many steps per call into TensorFlow."""
     keras.utils.set_random_seed(config.seed)
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16" if config.mixed_precision else "float32")
@@ -64,7 +65,7 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False):
         keras.config.set_dtype_policy(policy)
     gan.compile(make_optimizer(variant, variant.d_lr, config.mixed_precision),
                 make_optimizer(variant, variant.g_lr, config.mixed_precision),
-                jit_compile=jit_compile)
+                jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     return gan
 
 
