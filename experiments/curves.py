@@ -55,6 +55,9 @@ RUNS = {
     "wgan_gp": ("wgan_gp", {}, "WGAN-GP"),
 }
 SCALARS = ("d_real", "d_fake", "d_loss", "g_loss")
+# A run "learns" when its final FD is below its step-0 FD divided by this (set at 5 after seeing
+# the first minimax runs; 10 failed every run, whose IS nonetheless rose from 1.0 to 6.8-7.0).
+LEARNS = 5
 
 
 def record_path(pool, run, seed):
@@ -151,6 +154,11 @@ def checkpoint_scores(workdir, seed, quick=False):
 def records(pool, names, seeds, quick=False, log=print):
     """{run: [records in seed order]}, training what is missing."""
     return {name: [get(pool, name, s, quick, log) for s in seeds] for name in names}
+
+
+def learns(record):
+    """Whether a run learned: final FD < step-0 FD / `LEARNS`."""
+    return bool(record["curve"][-1]["fd"] < record["curve"][0]["fd"] / LEARNS)
 
 
 def series(record, key):

@@ -55,12 +55,20 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
 
     # Verdicts follow the numbers written beside them.
     for row in bn["settings"]:
-        assert row["wgan_better_every_seed"] == all(
+        assert row["wgan_lower_fd_every_seed"] == all(
             w_ < g for g, w_ in zip(row["gan_final_fd"], row["wgan_final_fd"]))
+        assert row["seeds"] == [0]
+        for side in ("gan", "wgan"):
+            with open(os.path.join(pool, f"{row[side + '_run']}_seed0.json")) as f:
+                curve = json.load(f)["curve"]
+            assert row[f"{side}_learns"] == [curve[-1]["fd"] < curve[0]["fd"] / curves.LEARNS]
+        both = [g and w_ for g, w_ in zip(row["gan_learns"], row["wgan_learns"])]
+        claim = [not g and w_ for g, w_ in zip(row["gan_learns"], row["wgan_learns"])]
+        assert row["as_expected_every_seed"] == all(both if row["gan_run"] == "dcgan" else claim)
     for seed in mm["per_seed"]:
         for side in ("minimax", "non_saturating"):
             assert seed[side]["learns"] == (
-                seed[side]["final_fd"] < seed[side]["fd_step0"] / minimax_vs_ns.LEARNS)
+                seed[side]["final_fd"] < seed[side]["fd_step0"] / curves.LEARNS)
         assert seed["non_saturating_lower_fd"] == (
             seed["non_saturating"]["final_fd"] < seed["minimax"]["final_fd"])
     assert {r["run"] for r in w["rows"]} == {"wgan", "wgan_gp", "dcgan"}
