@@ -2,7 +2,7 @@
 "a meaningful loss metric that correlates with the generator's convergence and sample quality";
 Fig. 4: a standard GAN's discriminator loss does not.)
 
-    python -m experiments.w_tracks_quality [--seeds=0] [--quick]
+    python -m experiments.w_tracks_quality [--seeds=0,1,2] [--quick]
 
 Through a `wgan`, a `wgan_gp` and a `dcgan` run (their defaults; experiments/curves.py), at each
 checkpoint: the critic's estimate E[f(x)] - E[f(G(z))] (the median over the steps since the
@@ -82,4 +82,4 @@ def run(out_dir, quick=False, seed=0, seeds=None):
 
 
 if __name__ == "__main__":
-    curves.cli(NAME, run, default_seeds=["0"])
+    curves.cli(NAME, run, default_seeds=["0", "1", "2"])

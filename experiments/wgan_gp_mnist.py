@@ -2,7 +2,7 @@
 in the critic, lambda 10, 5 critic updates, Adam 1e-4 with betas 0 / 0.9) trained on MNIST
 (mnist_5k offline) and scored by eval.py, for the README's table of default runs.
 
-    python -m experiments.wgan_gp_mnist [--seeds=0] [--quick]
+    python -m experiments.wgan_gp_mnist [--seeds=0,1,2] [--quick]
 
 The run is experiments/curves.py's `wgan_gp` (shared with w_tracks_quality): eval.py's full
 evaluation of its export (10,000 samples), its Frechet distance and IS at every checkpoint, the
@@ -39,11 +39,11 @@ def run(out_dir, quick=False, seed=0, seeds=None):
     record = {"per_seed": per_seed, "seeds": seeds, "quick": quick, "data": got[0]["data"],
               "config": got[0]["config"], "samples_png": [r["samples_png"] for r in got],
               "runs": [curves.record_path(pool, "wgan_gp", s) for s in seeds]}
-    first = per_seed[0]["final"]
-    record["summary"] = {"seed": per_seed[0]["seed"], "steps": per_seed[0]["steps"],
-                         "is": round(first["classifier IS"] or 0, 2),
-                         "fd": round(first["Frechet distance (classifier)"], 1),
-                         "ms_per_step": round(per_seed[0]["ms_per_step"])}
+    record["summary"] = {"seeds": seeds, "steps": [s["steps"] for s in per_seed],
+                         "is": [round(s["final"]["classifier IS"] or 0, 2) for s in per_seed],
+                         "fd": [round(s["final"]["Frechet distance (classifier)"], 1)
+                                for s in per_seed],
+                         "ms_per_step": [round(s["ms_per_step"]) for s in per_seed]}
 
     fig, (ax_fd, ax_w) = common.new_figure(2, width=4.6, height=3.6)
     for r in got:
@@ -62,4 +62,4 @@ def run(out_dir, quick=False, seed=0, seeds=None):
 
 
 if __name__ == "__main__":
-    curves.cli(NAME, run, default_seeds=["0"])
+    curves.cli(NAME, run, default_seeds=["0", "1", "2"])

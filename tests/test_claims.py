@@ -76,8 +76,8 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
         assert row["spearman_with_fd"]["checkpoints"] == 4
         rho = row["spearman_with_fd"]["all"]
         assert rho is None or -1 <= rho <= 1
-    assert gp["summary"]["fd"] == pytest.approx(
-        gp["per_seed"][0]["final"]["Frechet distance (classifier)"], rel=1e-3, abs=0.05)
+    assert gp["summary"]["seeds"] == [0] and gp["summary"]["fd"] == [pytest.approx(
+        gp["per_seed"][0]["final"]["Frechet distance (classifier)"], rel=1e-3, abs=0.05)]
 
 
 def test_correlation_reads_a_tracking_estimate_and_ignores_step_zero():
