@@ -50,22 +50,27 @@ def run(out_dir, quick=False, seed=0, seeds=None):
                          r["spearman_with_fd"]["all"] for r in rows}
 
     fig, axes = common.new_figure(len(SIDES) + 1, width=4.6, height=3.6)
+    styles = ("-", "--", ":", "-.")
     for ax, (name, key, what) in zip(axes, SIDES):
-        r = got[name][0]
-        steps, fd = curves.series(r, "fd")
-        q_steps, q = curves.series(r, key)
-        ax.plot(steps, fd, color="k", marker="o", ms=3, label="FD (left)")
+        twin = ax.twinx()
+        rhos = []
+        for i, r in enumerate(got[name]):
+            style, seed_label = styles[i % len(styles)], f"seed {r['seed']}"
+            steps, fd = curves.series(r, "fd")
+            q_steps, q = curves.series(r, key)
+            ax.plot(steps, fd, color="k", ls=style, marker="o", ms=3,
+                    label=f"FD, {seed_label} (left)")
+            twin.plot(q_steps, q, color="tab:blue", ls=style, marker="s", ms=3,
+                      label=f"{what}, {seed_label} (right)")
+            rho = correlations(r, key)["all"]
+            rhos.append("n/a" if rho is None else f"{rho:+.2f}")
         ax.set_yscale("log")
         ax.set_xlabel("generator step")
         ax.set_ylabel("Frechet distance")
-        twin = ax.twinx()
-        twin.plot(q_steps, q, color="tab:blue", marker="s", ms=3, label=f"{what} (right)")
         twin.set_ylabel(what, color="tab:blue")
-        rho = correlations(r, key)["all"]
-        ax.set_title(f"{name} (seed {r['seed']}): Spearman {rho if rho is None else f'{rho:+.2f}'}",
-                     fontsize=10)
-        ax.legend(loc="upper right", fontsize=7)
-        twin.legend(loc="center right", fontsize=7)
+        ax.set_title(f"{name}: Spearman {', '.join(rhos)}", fontsize=10)
+        ax.legend(loc="upper right", fontsize=6)
+        twin.legend(loc="center right", fontsize=6)
     ax = axes[-1]
     for name, key, what in SIDES[:2]:
         for r in got[name]:
