@@ -22,7 +22,7 @@ side by side, and the curves.
 import os
 import time
 
-from experiments import common, curves
+from experiments import common, curves, w_tracks_quality
 
 NAME = "batch_norm"
 SETTINGS = (("with batch norm (DCGAN nets)", "dcgan", "wgan"),
@@ -32,6 +32,29 @@ SETTINGS = (("with batch norm (DCGAN nets)", "dcgan", "wgan"),
 
 def final(record, key="fd"):
     return record["curve"][-1][key]
+
+
+def critic_estimate(got):
+    """The W-tracks-quality question (WGAN paper, Fig. 3) asked of these runs' critics:
+    - within each WGAN run, Spearman of the estimate with FD beside minus the step number's
+      (w_tracks_quality.correlations): the estimate tracks quality beyond the passing of time
+      only where it beats that baseline;
+    - across generators with the same critic (Fig. 3's upper plots share the DCGAN critic "so
+      losses can be subjected to comparison"): at each checkpoint, does the run with the lower
+      estimate, `wgan` (DCGAN G) or `wgan_mlp_g`, also have the lower FD?"""
+    within = {name: [w_tracks_quality.correlations(r, "w_estimate") for r in got[name]]
+              for _, _, name in SETTINGS}
+    across = []
+    for dc, mlp in zip(got["wgan"], got["wgan_mlp_g"]):
+        points = [(p["step"], p["w_estimate"] < q["w_estimate"], p["fd"] < q["fd"])
+                  for p, q in zip(dc["curve"][1:], mlp["curve"][1:])
+                  if p["step"] == q["step"] and None not in (p.get("w_estimate"),
+                                                             q.get("w_estimate"))]
+        across.append({"seed": dc["seed"], "checkpoints": len(points),
+                       "agree": sum(lower_w == lower_fd for _, lower_w, lower_fd in points),
+                       "disagree_at_steps": [step for step, lower_w, lower_fd in points
+                                             if lower_w != lower_fd]})
+    return {"within_run": within, "across_generators": across}
 
 
 def run(out_dir, quick=False, seed=0, seeds=None):
@@ -74,6 +97,7 @@ def run(out_dir, quick=False, seed=0, seeds=None):
                        f" (GAN learns on {sum(r['gan_learns'])}, WGAN on {sum(r['wgan_learns'])} "
                        f"of {len(seeds)} seeds)") for r in rows}
     record["summary"]["seeds"] = len(seeds)
+    record["critic_estimate"] = critic_estimate(got)
 
     # === Figures: the last samples (seed 0) side by side; FD and IS over training ===
     import matplotlib.image as mpimg

@@ -10,8 +10,10 @@ previous checkpoint of the logged d_real - d_fake, the last critic update of eac
 two critics, the discriminator's loss for dcgan, beside the Frechet distance of the generator at
 that checkpoint (eval.py's classifier). Reports Spearman's rank correlation between each training
 quantity and the FD over all checkpoints and over the second half of training (where a shared
-early trend no longer drives it). Expected: strongly positive for the critics, no useful
-correlation for the GAN's loss.
+early trend no longer drives it), beside the same for minus the step number: when FD falls
+steadily, any steadily falling quantity scores as high, so only a quantity above that baseline
+tracks quality beyond the passing of time. Expected: strongly positive for the critics, no
+useful correlation for the GAN's loss.
 """
 import time
 
@@ -24,12 +26,17 @@ SIDES = (("wgan", "w_estimate", "critic's W estimate"),
 
 
 def correlations(record, key):
-    """Spearman(key, FD) over the checkpoints after step 0, and over the later half."""
+    """Spearman(key, FD) over the checkpoints after step 0, and over the later half; beside
+    them the same for minus the step number, a quantity that only says time has passed (when
+    FD falls steadily it scores as high as anything can)."""
     points = [p for p in record["curve"][1:] if p.get(key) is not None]
     values, fd = [p[key] for p in points], [p["fd"] for p in points]
+    clock = [-p["step"] for p in points]
     half = len(points) // 2
     return {"all": curves.spearman(values, fd), "second_half": curves.spearman(
-        values[half:], fd[half:]), "checkpoints": len(points)}
+        values[half:], fd[half:]), "checkpoints": len(points),
+        "minus_step_all": curves.spearman(clock, fd),
+        "minus_step_second_half": curves.spearman(clock[half:], fd[half:])}
 
 
 def run(out_dir, quick=False, seed=0, seeds=None):
@@ -48,6 +55,15 @@ def run(out_dir, quick=False, seed=0, seeds=None):
               "runs": {n: [curves.record_path(pool, n, s) for s in seeds] for n, _, _ in SIDES}}
     record["summary"] = {f"{r['run']}_seed{r['seed']}_{r['quantity']}_rho":
                          r["spearman_with_fd"]["all"] for r in rows}
+    record["per_run"] = {}  # over the seeds: does the quantity rise and fall with FD on each?
+    for name, key, _ in SIDES:
+        mine = [r["spearman_with_fd"] for r in rows if r["run"] == name]
+        record["per_run"][name] = {
+            "quantity": key, "seeds": seeds, "rho_all": [c["all"] for c in mine],
+            "rho_second_half": [c["second_half"] for c in mine],
+            "minus_step_rho_all": [c["minus_step_all"] for c in mine],
+            "minus_step_rho_second_half": [c["minus_step_second_half"] for c in mine],
+            "positive_every_seed": all(c["all"] is not None and c["all"] > 0 for c in mine)}
 
     fig, axes = common.new_figure(len(SIDES) + 1, width=4.6, height=3.6)
     styles = ("-", "--", ":", "-.")

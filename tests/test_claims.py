@@ -65,6 +65,15 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
         both = [g and w_ for g, w_ in zip(row["gan_learns"], row["wgan_learns"])]
         claim = [not g and w_ for g, w_ in zip(row["gan_learns"], row["wgan_learns"])]
         assert row["as_expected_every_seed"] == all(both if row["gan_run"] == "dcgan" else claim)
+    with open(os.path.join(pool, "wgan_seed0.json")) as f, \
+            open(os.path.join(pool, "wgan_mlp_g_seed0.json")) as g:
+        dc, mlp = json.load(f)["curve"][1:], json.load(g)["curve"][1:]
+    across = bn["critic_estimate"]["across_generators"][0]
+    disagree = [p["step"] for p, q in zip(dc, mlp)
+                if (p["w_estimate"] < q["w_estimate"]) != (p["fd"] < q["fd"])]
+    assert across["disagree_at_steps"] == disagree and across["agree"] == 4 - len(disagree)
+    assert bn["critic_estimate"]["within_run"]["wgan"] == [
+        row["spearman_with_fd"] for row in w["rows"] if row["run"] == "wgan"]
     for seed in mm["per_seed"]:
         for side in ("minimax", "non_saturating"):
             assert seed[side]["learns"] == (
@@ -76,6 +85,9 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
         assert row["spearman_with_fd"]["checkpoints"] == 4
         rho = row["spearman_with_fd"]["all"]
         assert rho is None or -1 <= rho <= 1
+        summary = w["per_run"][row["run"]]
+        assert summary["rho_all"] == [rho] and summary["positive_every_seed"] == (
+            rho is not None and rho > 0)
     assert gp["summary"]["seeds"] == [0] and gp["summary"]["fd"] == [pytest.approx(
         gp["per_seed"][0]["final"]["Frechet distance (classifier)"], rel=1e-3, abs=0.05)]
 
@@ -89,6 +101,13 @@ def test_correlation_reads_a_tracking_estimate_and_ignores_step_zero():
     assert tracked["all"] == pytest.approx(1.0) and tracked["checkpoints"] == 6
     flat = w_tracks_quality.correlations(record, "d_loss")
     assert abs(flat["all"]) < 0.5
+    assert tracked["minus_step_all"] == pytest.approx(1.0)  # FD falls steadily: a clock ties
+    # Where FD goes back up, an estimate that follows it beats the clock.
+    bumpy = [900.0, 300.0, 120.0, 150.0, 60.0, 80.0, 45.0]
+    record = {"curve": [{"step": 250 * i, "fd": f, "w_estimate": f / 100}
+                        for i, f in enumerate(bumpy)]}
+    tracked = w_tracks_quality.correlations(record, "w_estimate")
+    assert tracked["all"] == pytest.approx(1.0) and tracked["minus_step_all"] < 0.9
     assert curves.spearman([1, 1, 1], [1, 2, 3]) is None and curves.spearman([1, 2], [2, 1]) is None
 
 
