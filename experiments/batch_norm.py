@@ -46,10 +46,12 @@ def critic_estimate(got):
               for _, _, name in SETTINGS}
     across = []
     for dc, mlp in zip(got["wgan"], got["wgan_mlp_g"]):
-        points = [(p["step"], p["w_estimate"] < q["w_estimate"], p["fd"] < q["fd"])
-                  for p, q in zip(dc["curve"][1:], mlp["curve"][1:])
-                  if p["step"] == q["step"] and None not in (p.get("w_estimate"),
-                                                             q.get("w_estimate"))]
+        # Paired by step: a resumed run has an extra checkpoint where it was stopped.
+        at = {q["step"]: q for q in mlp["curve"][1:] if q.get("w_estimate") is not None}
+        points = [(p["step"], p["w_estimate"] < at[p["step"]]["w_estimate"],
+                   p["fd"] < at[p["step"]]["fd"])
+                  for p in dc["curve"][1:]
+                  if p["step"] in at and p.get("w_estimate") is not None]
         across.append({"seed": dc["seed"], "checkpoints": len(points),
                        "agree": sum(lower_w == lower_fd for _, lower_w, lower_fd in points),
                        "disagree_at_steps": [step for step, lower_w, lower_fd in points

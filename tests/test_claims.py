@@ -114,6 +114,20 @@ def test_correlation_reads_a_tracking_estimate_and_ignores_step_zero():
     assert curves.spearman([1, 1, 1], [1, 2, 3]) is None and curves.spearman([1, 2], [2, 1]) is None
 
 
+def test_critics_compared_across_generators_checkpoint_by_checkpoint_even_after_a_resume():
+    def run(seed, points):
+        return {"seed": seed, "curve": [{"step": 0, "fd": 750.0}] + [
+            {"step": step, "fd": fd, "w_estimate": w} for step, fd, w in points]}
+    # The DCGAN-G run was resumed at step 375: its record has a checkpoint the other lacks.
+    dc = run(1, [(250, 400.0, 0.20), (375, 380.0, 0.19), (500, 300.0, 0.10), (750, 200.0, 0.05)])
+    mlp = run(1, [(250, 500.0, 0.15), (500, 600.0, 0.12), (750, 700.0, 0.11)])
+    got = {"wgan": [dc], "wgan_no_bn": [dc], "wgan_mlp_g": [mlp]}
+    across = batch_norm.critic_estimate(got)["across_generators"]
+    # 250: lower estimate on the MLP G run, lower FD on the DCGAN G run (disagree); 500, 750 agree.
+    assert across == [{"seed": 1, "checkpoints": 3, "agree": 2, "disagree_at_steps": [250]}]
+    assert batch_norm.critic_estimate(got)["within_run"]["wgan"][0]["checkpoints"] == 4
+
+
 @pytest.mark.parametrize("fields, g_bn, d_norm_layers, g_dense_512", [
     ({}, True, 1, 0),
     ({"g_norm": "none", "d_norm": "none"}, False, 0, 0),
