@@ -17,7 +17,7 @@ the rule minimax_vs_ns uses). The claim is called reproduced for a setting witho
 with the MLP generator when, on every seed, the GAN does not learn and WGAN does; the setting
 with batch norm is the reference, where both should learn. A lower final FD alone is not the
 claim: two runs that both collapse differ in FD too. The figure shows each run's last samples
-side by side, and the curves.
+side by side, and the curves (FD, IS, class KL).
 """
 import os
 import time
@@ -114,9 +114,9 @@ def run(out_dir, quick=False, seed=0, seeds=None):
     record["samples_figure"] = os.path.join(out_dir, f"{NAME}_samples.png")
     grids.savefig(record["samples_figure"], dpi=80)
     common.plt.close(grids)
-    fig, axes = common.plt.subplots(2, 3, figsize=(15, 7.5), constrained_layout=True)
+    fig, axes = common.plt.subplots(3, 3, figsize=(15, 11), constrained_layout=True)
     for col, (title, gan, wgan) in enumerate(SETTINGS):
-        for row, key in enumerate(("fd", "is")):
+        for row, key in enumerate(("fd", "is", "class_kl")):
             ax = axes[row, col]
             for name, colour in ((gan, "tab:red"), (wgan, "tab:blue")):
                 for i, r in enumerate(got[name]):
@@ -129,8 +129,10 @@ def run(out_dir, quick=False, seed=0, seeds=None):
                 ax.set_yscale("log")
                 ax.set_ylabel("Frechet distance (eval classifier)")
                 ax.set_title(title, fontsize=10)
-            else:
+            elif key == "is":
                 ax.set_ylabel("classifier IS")
+            else:
+                ax.set_ylabel("class KL to uniform (ln 10 = one class)")
             ax.legend(fontsize=7)
     return common.write_outputs(out_dir, NAME, fig, record, started)
 
