@@ -46,15 +46,17 @@ def _checkpoint_state(workdir):
 
 def test_rerun_resumes_from_latest_checkpoint_and_matches_uninterrupted_run(make_config,
                                                                            tmp_path):
+    # Two critic updates per generator update (WGAN-GP's are 5): the same loop, and most of a
+    # tiny run's time is tracing the unrolled updates, three times here.
     interrupted = make_config(model="wgan_gp", workdir=str(tmp_path / "interrupted"),
-                              train_steps=2, steps_per_epoch=2)
+                              train_steps=2, steps_per_epoch=2, d_steps=2)
     train(interrupted, verbose=0)
     first = _checkpoint_state(interrupted.workdir)
     interrupted.train_steps = 4
     train(interrupted, verbose=0)  # same workdir: resumes at step 2
     resumed = _checkpoint_state(interrupted.workdir)
 
-    straight = make_config(model="wgan_gp", train_steps=4, steps_per_epoch=2)
+    straight = make_config(model="wgan_gp", train_steps=4, steps_per_epoch=2, d_steps=2)
     train(straight, verbose=0)
     reference = _checkpoint_state(straight.workdir)
 
