@@ -184,6 +184,18 @@ def classifier_and_real_features(dataset, data_dir=None, classifier_dir=None, lo
     return _REAL_FEATURES[key]
 
 
+_REAL_SCORES = {}
+
+
+def _real_score(key, compute):
+    """`compute()`, once per process per `key`: a real split's score depends on the data, the
+    feature space and the sample counts, never on the model, so scoring many runs or
+    checkpoints in one process (the experiments) computes each baseline once."""
+    if key not in _REAL_SCORES:
+        _REAL_SCORES[key] = compute()
+    return _REAL_SCORES[key]
+
+
 def evaluate_images(model, spec, args, report, progress, log):
     """All image metrics; returns extra PNGs."""
     train, test, reference = real_splits(spec.name, args["data_dir"])
@@ -228,11 +240,13 @@ def evaluate_images(model, spec, args, report, progress, log):
         flat = lambda x: np.asarray(x, np.float32).reshape(len(x), -1)  # noqa: E731
         k_p = min(PARZEN_SAMPLES, n, len(train.images))
         valid, scored = flat(real_test[:n_test // 2]), flat(real_test[n_test // 2:])
-        parzen = {}
-        for who, samples in (("model", flat(fake[:k_p])),
-                             ("real", flat(reference[:k_p].astype(np.float32) / 255.0))):
+
+        def parzen_of(samples):
             sigma = scores.parzen_select_sigma(samples, valid)
-            parzen[who] = scores.parzen_log_likelihood(samples, scored, sigma) + (sigma,)
+            return scores.parzen_log_likelihood(samples, scored, sigma) + (sigma,)
+        parzen = {"model": parzen_of(flat(fake[:k_p])),
+                  "real": _real_score(("parzen", spec.name, args["data_dir"], k_p), lambda: (
+                      parzen_of(flat(reference[:k_p].astype(np.float32) / 255.0))))}
         report.add("Parzen log-likelihood", parzen["model"][:2], parzen["real"][:2],
                    f"nats, {k_p} samples, sigma {parzen['model'][2]:.3f} (real {parzen['real'][2]:.3f}) "
                    "from validation; poor estimator in 784-d (Theis 2016)")
@@ -256,15 +270,17 @@ def evaluate_images(model, spec, args, report, progress, log):
     for space, (fake_f, test_f, ref_f) in features.items():
         log(f"scoring: Frechet distance, KID, precision/recall in {space} features ...")
         fid = "FID" if space == "Inception" else "Frechet distance"
-        report.add(f"{fid} ({space})", scores.frechet_distance(fake_f[:n_test], ref_f),
-                   scores.frechet_distance(test_f, ref_f),
+        sub = ref_f[:n_test]
+        real_key = (space, spec.name, args["data_dir"], args["classifier_dir"],
+                    args["inception_weights"])
+        real_fd, real_kid, (real_p, real_r) = _real_score(real_key, lambda: (
+            scores.frechet_distance(test_f, ref_f), scores.kernel_inception_distance(test_f, ref_f),
+            scores.precision_recall(sub, test_f)))
+        report.add(f"{fid} ({space})", scores.frechet_distance(fake_f[:n_test], ref_f), real_fd,
                    f"{n_test} samples vs {len(ref_f)} training examples")
         kid = scores.kernel_inception_distance(fake_f[:n_test], ref_f)
-        report.add(f"KID ({space})", kid, scores.kernel_inception_distance(test_f, ref_f),
-                   "unbiased MMD^2, cubic kernel, 100 subsets")
-        sub = ref_f[:n_test]
+        report.add(f"KID ({space})", kid, real_kid, "unbiased MMD^2, cubic kernel, 100 subsets")
         p, r = scores.precision_recall(sub, fake_f[:n_test])
-        real_p, real_r = scores.precision_recall(sub, test_f)
         report.add(f"precision ({space})", p, real_p, f"k=3 NN manifolds, {n_test} vs {len(sub)}")
         report.add(f"recall ({space})", r, real_r, "")
     return {}

@@ -208,6 +208,24 @@ def test_eval_scores_a_tiny_run_against_the_real_held_out_baseline(runs, model, 
         assert rows["classifier IS"]["real"][0] > 8.0
 
 
+def test_real_baselines_computed_once_per_process_equal_fresh_ones(runs, tmp_path):
+    def real_column(model, n):
+        result = evaluation.evaluate(str(runs / model / "saved_model"), RUNS[model],
+                                     str(tmp_path / f"{model}{n}"), num_samples=n,
+                                     split_size=100, log=lambda *_: None, progress=False)
+        return {r["metric"]: r["real"] for r in result["rows"]
+                if r["metric"] not in ("AC-GAN accuracy %", "InfoGAN code accuracy %",
+                                       "InfoGAN L_I (nats)")}
+    # Another model and another sample count (Parzen scores as many real digits as samples)
+    # after a first evaluation: the real column is the one computed from scratch.
+    first = real_column("acgan", 200)
+    cached = real_column("dcgan", 300)
+    evaluation._REAL_SCORES.clear()
+    assert cached == real_column("dcgan", 300)
+    assert cached["Parzen log-likelihood"] != first["Parzen log-likelihood"]
+    assert cached["KID (classifier)"] == first["KID (classifier)"]
+
+
 def test_eval_cli_scores_a_run_directory_into_its_eval_subdirectory(runs):
     result = subprocess.run([sys.executable, "eval.py", f"--workdir={runs / 'gan'}"],
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
