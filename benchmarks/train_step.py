@@ -41,6 +41,10 @@ flags.DEFINE_bool("mixed_precision", False, "Time the mixed-precision step.")
 flags.DEFINE_integer("steps_per_execution", 1,
                      "Steps per call into TensorFlow (keras' steps_per_execution); > 1 times "
                      "each call and divides by it.")
+flags.DEFINE_enum("scalars", "none", ["none", "traced", "eager"],
+                  "Also write the step's scalars to TensorBoard every step, as train.py does "
+                  "(traced: its ScalarLogger; eager: one eager tf.summary.scalar per value, as "
+                  "it wrote them before), and time the step with the writes.")
 flags.DEFINE_bool("torch", False, "Also time the PyTorch peer of the same networks.")
 flags.DEFINE_string("out", None, "Write every measurement here as JSON.")
 flags.DEFINE_string("_child", None, "Internal: run one measurement and print JSON.")
@@ -89,8 +93,22 @@ def measure(model, jit):
     import numpy as np
     import tensorflow as tf
     from data.datasets import load, make_train_dataset
+    from training.callbacks import ScalarLogger
     from training.config import Config, resolve
     from training.loop import build_gan, split_for_d_steps
+
+    class EagerScalarLogger(keras.callbacks.Callback):
+        """The baseline of --scalars: every value written by its own eager op."""
+
+        def __init__(self, writer):
+            super().__init__()
+            self.writer, self.step = writer, 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            with self.writer.as_default(step=self.step):
+                for name, value in (logs or {}).items():
+                    tf.summary.scalar(name, np.asarray(value).reshape(-1)[0])
 
     config, variant = resolve(Config(model=model, dataset=FLAGS.dataset,
                                      batch_size=FLAGS.batch_size,
@@ -118,15 +136,21 @@ def measure(model, jit):
 
     clock = Clock()
     warmup, steps = -(-FLAGS.warmup // k), -(-FLAGS.steps // k)   # in calls of k steps
-    gan.fit(dataset, steps_per_epoch=(warmup + steps) * k, epochs=1, verbose=0,
-            shuffle=False, callbacks=[clock])
+    with tempfile.TemporaryDirectory() as logdir:
+        writer = tf.summary.create_file_writer(logdir)
+        loggers = {"none": [], "traced": [ScalarLogger(writer, 0)],
+                   "eager": [EagerScalarLogger(writer)]}[FLAGS.scalars]
+        gan.fit(dataset, steps_per_epoch=(warmup + steps) * k, epochs=1, verbose=0,
+                shuffle=False, callbacks=loggers + [clock])  # the clock after the writes
+        writer.close()
     if len(clock.times) != warmup + steps:
         sys.exit(f"expected {warmup + steps} calls of {k} steps, got {len(clock.times)}")
     timed = np.diff(clock.times[warmup - 1:]) / k
     gpus = tf.config.list_logical_devices("GPU")
     memory = (tf.config.experimental.get_memory_info("GPU:0")["peak"] if gpus
               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"model": model, "xla": jit, "batch": config.batch_size, "d_steps": variant.d_steps,
+    return {"model": model, "xla": jit, "scalars": FLAGS.scalars,
+            "batch": config.batch_size, "d_steps": variant.d_steps,
             "dataset": data.spec.name, "steps": len(timed) * k, "steps_per_execution": k,
             **summarize(timed),
             "fit_ms_per_step": float((clock.times[-1] - clock.times[warmup - 1])
@@ -142,7 +166,7 @@ def run_child(model, jit):
     args = [sys.executable, "-m", "benchmarks.train_step", f"--_child={model}:{int(jit)}",
             f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--dataset={FLAGS.dataset}",
             f"--mixed_precision={FLAGS.mixed_precision}",
-            f"--steps_per_execution={FLAGS.steps_per_execution}"]
+            f"--steps_per_execution={FLAGS.steps_per_execution}", f"--scalars={FLAGS.scalars}"]
     if FLAGS.batch_size:
         args.append(f"--batch_size={FLAGS.batch_size}")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
