@@ -40,7 +40,9 @@ def define_flags(name):
 
 def cli_main(name, run, extra_flags=()):
     """An absl `main`: flags -> run(out_dir, quick=, seed=, **extra) -> a summary on stdout;
-    an ExperimentError becomes one `error: ...` line and exit status 1."""
+    an ExperimentError becomes one `error: ...` line and exit status 1, a training stopped by
+    SIGINT/SIGTERM (checkpointed) one `stopped: ...` line and exit status 130, as train.py."""
+    from training.loop import Interrupted  # here: the theory experiments never train a run
 
     def main(argv):
         values = flags.FLAGS
@@ -55,6 +57,9 @@ def cli_main(name, run, extra_flags=()):
                          seed=values.seed, **extra)
         except ExperimentError as e:
             sys.exit(f"error: {e}")
+        except Interrupted as e:
+            print(f"stopped: {e}", file=sys.stderr)
+            sys.exit(130)
         print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in record["summary"].items()))
         print(f"wrote {record['files']['figure']} and {record['files']['json']}")
 

@@ -113,6 +113,7 @@ def run_seed(out_dir, seed, steps, quick, train_examples=0):
         "train_examples": config.get("train_examples") or None,
         "protocol_steps": 5000, "quick": quick,
         "train_seconds_this_call": train_seconds,
+        "train_seconds": runs.total_train_seconds(workdir),
         "code_accuracy": rows["InfoGAN code accuracy %"]["model"],
         "code_to_digit": result["details"].get("infogan_code_to_digit"),
         "supervised_classifier_accuracy": rows["InfoGAN code accuracy %"]["real"],

@@ -33,10 +33,10 @@ from absl import app, flags
 
 from data.datasets import TOY_CENTRES, TOY_STDS, load, make_train_dataset
 from experiments import common
+from experiments.runs import timed_train, total_train_seconds
 from metrics.evaluation import TOY_SAMPLES, draw, load_sampler
 from metrics.scores import toy_mode_metrics
 from training.config import Config, ConfigError, resolve
-from training.loop import train
 
 NAME = "mode_coverage"
 MODELS = ("gan", "wgan", "wgan_gp")
@@ -117,9 +117,7 @@ def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
     if steps < target:
         print(f"{dataset} {model} seed {seed}: shortened: {steps:,} of {target:,} protocol "
               "steps", flush=True)
-    t = time.perf_counter()
-    train(config, verbose=0, callbacks=[curve])
-    seconds = time.perf_counter() - t
+    _, seconds = timed_train(config, verbose=0, callbacks=[curve])
     points = draw(load_sampler(os.path.join(workdir, "saved_model")), TOY_SAMPLES,
                   seed=seed)["samples"]
     m = toy_mode_metrics(points, TOY_CENTRES[dataset], TOY_STDS[dataset])
@@ -130,7 +128,7 @@ def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
         "steps_done": steps, "protocol_steps": target, "shortened": steps < target,
         "final": {k: m[k] for k in ("modes", "high_quality", "reverse_kl", "counts")},
         "curve": curve.points,
-        "train_seconds": previous.get("train_seconds", 0.0) + seconds,
+        "train_seconds": total_train_seconds(workdir),
         "ms_per_step_this_session": 1000 * seconds / max(steps - start, 1),
         "config": done_config, "resolved": {k: getattr(resolved, k) for k in (
             "batch_size", "d_steps", "latent_dim", "width", "d_lr", "g_lr", "beta_1",

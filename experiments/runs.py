@@ -13,20 +13,48 @@ from training.config import Config
 from training.loop import train
 
 
+SECONDS_FILE = "train_seconds.json"
+
+
+def total_train_seconds(workdir):
+    """Seconds spent in train() on the run in `workdir` over every call, interrupted ones
+    included (0 for a run that has no checkpoint yet)."""
+    if tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")) is None:
+        return 0.0
+    try:
+        with open(os.path.join(workdir, SECONDS_FILE)) as f:
+            return float(json.load(f)["seconds"])
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
+def timed_train(config, **kwargs):
+    """train(config): adds the time it took to the run's total (`total_train_seconds`) even
+    when it stops on a signal or an error, so a resumed run reports its whole cost. Returns
+    (train()'s logs, seconds spent in this call)."""
+    before, start = total_train_seconds(config.workdir), time.perf_counter()
+    try:
+        return train(config, **kwargs), time.perf_counter() - start
+    finally:
+        if os.path.isdir(config.workdir):
+            common.write_json(os.path.join(config.workdir, SECONDS_FILE),
+                              {"seconds": before + time.perf_counter() - start})
+
+
 def train_or_reuse(workdir, model, steps, quick, seed=0, **fields):
     """The run in `workdir`: trained (or resumed) with the variant's defaults on `mnist`
     (mnist_5k offline) for `steps` generator updates unless it already holds that many;
-    `fields` set other Config fields. Returns (config dict, seconds spent training now)."""
+    `fields` set other Config fields. Returns (config dict, seconds spent training now); the
+    run's total over every call is `total_train_seconds(workdir)`."""
     config_path = os.path.join(workdir, "config.json")
-    start = time.perf_counter()
     settings = dict(train_steps=steps, steps_per_epoch=min(500, steps),
                     checkpoint_every=min(500, steps))
     settings.update(dict(width=8, batch_size=16, jit_compile=False) if quick else {})
     settings.update(fields)
-    train(Config(model=model, dataset="mnist_5k" if quick else "mnist", workdir=workdir,
-                 seed=seed, **settings), verbose=0)
+    _, seconds = timed_train(Config(model=model, dataset="mnist_5k" if quick else "mnist",
+                                    workdir=workdir, seed=seed, **settings), verbose=0)
     with open(config_path) as f:
-        return json.load(f), time.perf_counter() - start
+        return json.load(f), seconds
 
 
 def scalar_curve(logdir, tag):

@@ -3,18 +3,21 @@
 Each test runs the real experiment in-process and checks the numbers it wrote against the
 theory, not only that files exist.
 """
+import glob
 import json
 import math
 import os
+import signal
 import struct
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import js_vs_em, optimal_discriminator, vanishing_gradients
+from experiments import js_vs_em, optimal_discriminator, runs, vanishing_gradients
 from training.config import Config, resolve
 from training.loop import build_gan, make_checkpoint
 
@@ -142,6 +145,44 @@ def test_cli_error_is_one_line(tmp_path):
                      "directory of a train.py run"], result.stderr[-2000:]
 
 
+def test_sigterm_stops_an_experiment_like_train_py_and_its_time_is_kept(tmp_path):
+    """A real SIGTERM mid-training: one `stopped:` line, exit 130, the step checkpointed, and the
+    seconds already spent counted in the record of the run that resumes it."""
+    from experiments import mode_coverage
+    out = tmp_path / "out"
+    workdir = out / "runs" / "ring8_gan_seed0"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "experiments.mode_coverage", "--models=gan", "--datasets=ring8",
+         "--seeds=1", "--steps=100000", "--checks=1", f"--out_dir={out}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while (not glob.glob(str(workdir / "train" / "events*")) and process.poll() is None
+           and time.time() < deadline):
+        time.sleep(0.1)
+    time.sleep(3)  # well into training
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr
+    stopped = [l for l in stderr.splitlines() if l.startswith("stopped: ")]
+    assert len(stopped) == 1 and "run the same command again to resume" in stopped[0], stderr
+    step = int(stopped[0].split(" at step ")[1].split(":")[0])
+    assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith(f"ckpt-{step}")
+    spent = runs.total_train_seconds(str(workdir))
+    assert spent >= 3
+    assert not (out / "ring8_gan_seed0.json").exists()  # no record of an unfinished run
+
+    mode_coverage.run(str(out), steps=step + 2, seeds=1, models=("gan",), datasets=("ring8",),
+                      checks=1)
+    with open(out / "ring8_gan_seed0.json") as f:
+        record = json.load(f)
+    assert record["steps_done"] == step + 2
+    assert record["train_seconds"] == pytest.approx(runs.total_train_seconds(str(workdir)),
+                                                    abs=0.01)
+    assert record["train_seconds"] > spent
+
+
 # === The MNIST and toy runs (their full versions train for minutes; --quick checks the plumbing
 # and the relations that hold at any training length) ===
 
@@ -191,6 +232,8 @@ def test_infogan_quick_logs_the_bound_and_measures_each_seed(tmp_path):
     with open(tmp_path / "seed0.json") as f:
         seed0 = json.load(f)
     assert seed0["mi_lower_bound"] <= math.log(10)
+    # A first call: the run's total training time is this call's.
+    assert seed0["train_seconds"] == pytest.approx(seed0["train_seconds_this_call"], abs=0.01)
     # A one-to-one matching on balanced digits is right at least as often as chance.
     assert 10.0 <= seed0["code_accuracy"] <= 100.0 and sorted(seed0["code_to_digit"]) == list(
         range(10))
