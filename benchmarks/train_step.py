@@ -72,7 +72,11 @@ def matmul_peak_flops(n=2048, repeats=20):
 def step_flops(gan, x_spec, y_spec):
     """FLOPs of one traced train_step (all d_steps + 1 updates, forward and backward)."""
     import tensorflow as tf
-    concrete = tf.function(gan.train_step).get_concrete_function((x_spec, y_spec))
+    gan.unroll_d_steps = True  # a loop's body would be counted once, not d_steps - 1 times
+    try:
+        concrete = tf.function(gan.train_step).get_concrete_function((x_spec, y_spec))
+    finally:
+        gan.unroll_d_steps = False
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     return tf.compat.v1.profiler.profile(graph=concrete.graph, options=options).total_float_ops

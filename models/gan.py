@@ -63,6 +63,10 @@ class GAN(keras.Model):
         self.num_classes = num_classes
         self.width = width
         self.seed = int(seed)
+        # True: the d_steps discriminator updates are traced one by one even without a
+        # strategy (benchmarks/train_step.py counts FLOPs on that graph; a loop's body would
+        # count once).
+        self.unroll_d_steps = False
         if variant.real_label != 1.0 and variant.loss == "wasserstein":
             raise ValueError("label smoothing (real_label) has no meaning for a critic's score")
         self.latent = self.make_latent()
@@ -166,10 +170,24 @@ class GAN(keras.Model):
         def sub_seed(i):
             return tf.random.experimental.stateless_fold_in(step_seed, i, alg="philox")
 
-        for i in range(self.variant.d_steps):
-            logs = self._update_discriminator(images[:, i],
+        def update_discriminator(i):
+            return self._update_discriminator(images[:, i],
                                               None if labels is None else labels[:, i],
                                               sub_seed(i), size, global_size)
+
+        logs = update_discriminator(0)
+        if (self.variant.d_steps > 1 and not self.unroll_d_steps
+                and not tf.distribute.has_strategy()):
+            # Updates 1..d_steps-1 as a loop traced once, not unrolled: each unrolled critic
+            # update (the gradient penalty's nested tape above all) adds seconds of tracing.
+            # A distribution strategy's gradient sync (merge_call) cannot run inside a loop
+            # (a RuntimeError at trace time), so there the updates stay unrolled.
+            _, logs = tf.while_loop(lambda i, _: i < self.variant.d_steps,
+                                    lambda i, _: (i + 1, update_discriminator(i)),
+                                    (tf.constant(1), logs))
+        else:
+            for i in range(1, self.variant.d_steps):
+                logs = update_discriminator(i)
         logs.update(self._update_generator(sub_seed(self.variant.d_steps), size, global_size))
         self.step.assign_add(1)
         # Gradient norms are already global; every other value is this replica's share.

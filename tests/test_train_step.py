@@ -31,6 +31,33 @@ def test_d_steps_flag_sets_discriminator_updates_per_generator_update(make_confi
     assert int(gan.g_optimizer.iterations.numpy()) == 2
 
 
+@pytest.mark.parametrize("model", ["wgan", "wgan_gp"])
+def test_critic_updates_in_a_loop_equal_them_unrolled(make_config, model):
+    """The d_steps critic updates run in a traced loop (one trace, not d_steps); the numbers
+    are those of the updates written out one by one, to float32 rounding (the two graphs'
+    arithmetic is arranged differently: wgan_gp's logs differ in the 7th digit)."""
+    config, variant = resolve(make_config(model=model, d_steps=3))
+    data = load(config.dataset)
+    x, y = next(iter(split_for_d_steps(make_train_dataset(data, 8 * 3, 0), 8, 3)))
+    weights, logs = [], []
+    for unroll in (False, True):
+        gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+        gan.unroll_d_steps = unroll
+        step = tf.function(gan.train_step)
+        for _ in range(2):
+            out = step((x, y))
+        logs.append({k: float(v) for k, v in out.items()})
+        weights.append([w.numpy() for w in gan.discriminator.weights + gan.generator.weights])
+        assert int(gan.d_optimizer.iterations.numpy()) == 6
+        ops = {op.type for op in step.get_concrete_function((x, y)).graph.get_operations()}
+        assert ("While" in ops or "StatelessWhile" in ops) != unroll
+    assert logs[0].keys() == logs[1].keys()
+    for name in logs[0]:
+        assert logs[0][name] == pytest.approx(logs[1][name], rel=1e-5, abs=1e-6), name
+    for looped, unrolled in zip(*weights):
+        np.testing.assert_allclose(looped, unrolled, rtol=1e-5, atol=1e-6)
+
+
 def test_both_networks_change_and_generator_only_in_its_step(make_config):
     config, variant = resolve(make_config(model="dcgan"))
     data = load(config.dataset)
