@@ -63,9 +63,9 @@ class GAN(keras.Model):
         self.num_classes = num_classes
         self.width = width
         self.seed = int(seed)
-        # True: the d_steps discriminator updates are traced one by one even without a
-        # strategy (benchmarks/train_step.py counts FLOPs on that graph; a loop's body would
-        # count once).
+        # True: the d_steps discriminator updates are traced one by one even where they would
+        # loop (`loops_d_steps`); benchmarks/train_step.py counts FLOPs on that graph (a loop's
+        # body would count once).
         self.unroll_d_steps = False
         if variant.real_label != 1.0 and variant.loss == "wasserstein":
             raise ValueError("label smoothing (real_label) has no meaning for a critic's score")
@@ -176,12 +176,7 @@ class GAN(keras.Model):
                                               sub_seed(i), size, global_size)
 
         logs = update_discriminator(0)
-        if (self.variant.d_steps > 1 and not self.unroll_d_steps
-                and not tf.distribute.has_strategy()):
-            # Updates 1..d_steps-1 as a loop traced once, not unrolled: each unrolled critic
-            # update (the gradient penalty's nested tape above all) adds seconds of tracing.
-            # A distribution strategy's gradient sync (merge_call) cannot run inside a loop
-            # (a RuntimeError at trace time), so there the updates stay unrolled.
+        if self.loops_d_steps():
             _, logs = tf.while_loop(lambda i, _: i < self.variant.d_steps,
                                     lambda i, _: (i + 1, update_discriminator(i)),
                                     (tf.constant(1), logs))
@@ -197,6 +192,16 @@ class GAN(keras.Model):
             # Keras 3 reduces multi-worker logs along axis 0 (keras#20585): give them one.
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
+
+    def loops_d_steps(self):
+        """Whether discriminator updates 2..d_steps run as a traced loop, not unrolled. The
+        loop traces one update instead of d_steps - 1 (each unrolled critic update, the
+        gradient penalty's nested tape above all, adds seconds to the first step), but under
+        XLA its step is about 6% slower (README, Speed), and a distribution strategy's gradient
+        sync cannot run inside a loop (a RuntimeError at trace time): so it loops only without
+        XLA and without a strategy."""
+        return (self.variant.d_steps > 1 and not self.unroll_d_steps and not self.jit_compile
+                and not tf.distribute.has_strategy())
 
     def _update_discriminator(self, real, labels, seed, size, global_size):
         latents = self.own_slice(self.latent.sample(global_size, seed), size)

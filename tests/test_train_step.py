@@ -33,9 +33,9 @@ def test_d_steps_flag_sets_discriminator_updates_per_generator_update(make_confi
 
 @pytest.mark.parametrize("model", ["wgan", "wgan_gp"])
 def test_critic_updates_in_a_loop_equal_them_unrolled(make_config, model):
-    """The d_steps critic updates run in a traced loop (one trace, not d_steps); the numbers
-    are those of the updates written out one by one, to float32 rounding (the two graphs'
-    arithmetic is arranged differently: wgan_gp's logs differ in the 7th digit)."""
+    """Without XLA, critic updates 2..d_steps run in a traced loop (one trace, not d_steps - 1);
+    the numbers are those of the updates written out one by one, to float32 rounding (the two
+    graphs' arithmetic is arranged differently: wgan_gp's logs differ in the 7th digit)."""
     config, variant = resolve(make_config(model=model, d_steps=3))
     data = load(config.dataset)
     x, y = next(iter(split_for_d_steps(make_train_dataset(data, 8 * 3, 0), 8, 3)))
@@ -51,6 +51,9 @@ def test_critic_updates_in_a_loop_equal_them_unrolled(make_config, model):
         assert int(gan.d_optimizer.iterations.numpy()) == 6
         ops = {op.type for op in step.get_concrete_function((x, y)).graph.get_operations()}
         assert ("While" in ops or "StatelessWhile" in ops) != unroll
+    # Under XLA the updates stay unrolled (its step is faster so).
+    xla = build_gan(config, variant, data.spec.shape, data.spec.num_classes, jit_compile=True)
+    assert xla.jit_compile and not xla.loops_d_steps()
     assert logs[0].keys() == logs[1].keys()
     for name in logs[0]:
         assert logs[0][name] == pytest.approx(logs[1][name], rel=1e-5, abs=1e-6), name
