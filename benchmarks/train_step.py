@@ -19,7 +19,8 @@ wgan and wgan_gp, whose D has no extra head), in its own process, within each pa
 (T(2N) - T(N)) / N is the step time as a user sees it, start-up, tracing and export excluded.
 
 Also per variant: model FLOPs per step (TensorFlow's graph profiler on the traced train_step),
-the fraction of this machine's measured float32 matmul peak (MFU), and peak memory.
+the fraction of this machine's measured float32 matmul peak (MFU), peak memory, and the time
+from the fit's start to the first step's logs ("1st s": tracing, compiling and one step).
 """
 import json
 import os
@@ -132,7 +133,10 @@ def measure(model, jit):
 
         def __init__(self):
             super().__init__()
-            self.times = []
+            self.times, self.begin = [], None
+
+        def on_train_begin(self, logs=None):
+            self.begin = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
             float(np.asarray(logs["g_loss"]).reshape(-1)[0])
@@ -157,6 +161,8 @@ def measure(model, jit):
             "batch": config.batch_size, "d_steps": variant.d_steps,
             "dataset": data.spec.name, "steps": len(timed) * k, "steps_per_execution": k,
             **summarize(timed),
+            # From fit's start to the first step's logs: tracing, compiling and one step.
+            "first_step_s": float(clock.times[0] - clock.begin),
             "fit_ms_per_step": float((clock.times[-1] - clock.times[warmup - 1])
                                      / (len(timed) * k) * 1e3),
             "peak_memory_mb": memory / 2 ** 20, "gflops_per_step": flops / 1e9,
@@ -236,7 +242,7 @@ def main(argv):
     import numpy as np
     rows, summary = [], []
     print(f"{'model':8} {'xla':>4} {'median ms':>10} {'IQR ms':>14} {'fit ms':>8} "
-          f"{'GFLOP/st':>9} {'MFU':>6} {'peak MB':>8}", flush=True)
+          f"{'GFLOP/st':>9} {'MFU':>6} {'peak MB':>8} {'1st s':>6}", flush=True)
     for model in FLAGS.models.split(","):
         pairs, peer = [], torch_settings(model) if FLAGS.torch else None
         torch_rows = []
@@ -256,7 +262,8 @@ def main(argv):
                 pair[jit] = r
                 print(f"{model:8} {'on' if jit else 'off':>4} {r['median_ms']:10.1f} "
                       f"{r['q25_ms']:6.1f}-{r['q75_ms']:<7.1f} {r['fit_ms_per_step']:8.1f} "
-                      f"{r['gflops_per_step']:9.2f} {r['mfu']:6.1%} {r['peak_memory_mb']:8.0f}",
+                      f"{r['gflops_per_step']:9.2f} {r['mfu']:6.1%} {r['peak_memory_mb']:8.0f} "
+                      f"{r['first_step_s']:6.1f}",
                       flush=True)
             pairs.append(pair[False]["median_ms"] / pair[True]["median_ms"])
         entry = {"model": model, "xla_speedups": pairs,
