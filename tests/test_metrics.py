@@ -144,8 +144,13 @@ def test_parzen_matches_the_exact_gaussian_log_likelihood():
     # Sigma chosen on validation data: 200 draws of N(0, 1) want a bandwidth near Silverman's
     # 1.06 * 200^(-1/5) = 0.37, inside the grid, not at either end of it.
     samples = rng.normal(size=(200, 1))
-    sigma = scores.parzen_select_sigma(samples, rng.normal(size=(2000, 1)))
+    validation = rng.normal(size=(2000, 1))
+    sigma = scores.parzen_select_sigma(samples, validation)
     assert 0.2 < sigma < 0.7
+    # The sigma whose own log-likelihood is the highest (the distances are shared across sigmas).
+    grid = np.logspace(-1, 0, 10)
+    assert sigma == grid[np.argmax([scores.parzen_log_likelihood(samples, validation, s)[0]
+                                    for s in grid])]
 
 
 def test_a_tfds_dataset_gets_its_classifier_trained_once_then_cached(tmp_path, monkeypatch):
