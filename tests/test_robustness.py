@@ -21,6 +21,10 @@ from training.workdir import human_bytes
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY_RUN = ["--model=gan", "--dataset=ring8", "--width=32", "--batch_size=16",
            "--steps_per_epoch=20"]
+# The tests of signals and locks run the step without XLA: its compile (about 10 s of each
+# process's CPU) tests nothing there. The SIGKILL test keeps the default (XLA) step, whose
+# resume it checks bit for bit.
+NO_XLA = ["--nojit_compile"]
 
 
 def run_train(workdir, *args, wait=True, stdout=None, stderr=None, timeout=600):
@@ -75,8 +79,8 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
 
 def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     workdir = tmp_path / "run"
-    process = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--checkpoint_every=100000",
-                        wait=False)
+    process = run_train(workdir, *TOY_RUN, *NO_XLA, "--train_steps=100000",
+                        "--checkpoint_every=100000", wait=False)
     deadline = time.time() + 300
     while not glob.glob(str(workdir / "train" / "events*")) and time.time() < deadline:
         time.sleep(0.1)
@@ -229,13 +233,13 @@ def test_one_writer_per_workdir_and_plain_log_lines_in_a_file(tmp_path):
     remove a live run); once the first is killed with SIGKILL, the next one takes the lock,
     says where it resumes, and logs plain lines to a file."""
     workdir = tmp_path / "run"
-    first = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--checkpoint_every=20",
-                      wait=False)
+    first = run_train(workdir, *TOY_RUN, *NO_XLA, "--train_steps=100000",
+                      "--checkpoint_every=20", wait=False)
     deadline = time.time() + 300
     while not saved_steps(workdir) and time.time() < deadline:
         time.sleep(0.05)
     try:  # a refusal comes before any training: a second run that trains is a failure
-        second = run_train(workdir, *TOY_RUN, "--train_steps=100000", "--overwrite",
+        second = run_train(workdir, *TOY_RUN, *NO_XLA, "--train_steps=100000", "--overwrite",
                            timeout=180)
         assert first.poll() is None, "the first run must still be live"
     finally:
@@ -248,7 +252,7 @@ def test_one_writer_per_workdir_and_plain_log_lines_in_a_file(tmp_path):
     assert step >= 20 and (workdir / "config.json").exists()
 
     with open(tmp_path / "out.log", "w") as out, open(tmp_path / "err.log", "w") as err:
-        resumed = run_train(workdir, *TOY_RUN, f"--train_steps={step + 20}",
+        resumed = run_train(workdir, *TOY_RUN, *NO_XLA, f"--train_steps={step + 20}",
                             "--print_every=10", stdout=out, stderr=err)
     out, err = (tmp_path / "out.log").read_bytes(), (tmp_path / "err.log").read_bytes()
     assert resumed.returncode == 0, err[-3000:]
@@ -265,6 +269,6 @@ def test_one_writer_per_workdir_and_plain_log_lines_in_a_file(tmp_path):
 def test_unwritable_workdir_is_refused(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = run_train(blocker / "run", *TOY_RUN, "--train_steps=2")
+    result = run_train(blocker / "run", *TOY_RUN, *NO_XLA, "--train_steps=2")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "cannot write to --workdir" in result.stderr
