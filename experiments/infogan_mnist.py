@@ -20,7 +20,9 @@ infogan/algos/infogan_trainer.py; models/variants.py says what differs), in
 Writes `seed<k>.json` per seed and skips a seed whose JSON exists, so seeds accumulate across
 sessions; then `infogan_mnist.json` and `.png` over every seed found: per-seed accuracy, the
 median, the curves. Data: mnist when tensorflow-datasets has it, else the shipped mnist_5k
-(4,000 training digits, 1,000 held out).
+(4,000 training digits, 1,000 held out). With --train_examples=N the records go to
+`examples<N>/`, and `infogan_mnist_data_size.json` and `.png` put every record found on one
+curve: code accuracy against the number of training digits.
 """
 import dataclasses
 import glob
@@ -129,9 +131,17 @@ def run_seed(out_dir, seed, steps, quick, train_examples=0):
 
 
 def run(out_dir, quick=False, seed=0, seeds=None, steps=5000, train_examples=0):
-    started = time.perf_counter()
     if train_examples:  # the data-size curve: its own records, beside the full-data ones
-        out_dir = os.path.join(out_dir, f"examples{train_examples}")
+        record = run_seeds(os.path.join(out_dir, f"examples{train_examples}"), quick, seed,
+                           seeds, steps, train_examples)
+        data_size_curve(out_dir)
+        return record
+    return run_seeds(out_dir, quick, seed, seeds, steps)
+
+
+def run_seeds(out_dir, quick, seed, seeds, steps, train_examples=0):
+    """Each seed's record in `out_dir` (trained and measured, or read), then their summary."""
+    started = time.perf_counter()
     common.prepare_out_dir(out_dir)
     seeds = [seed] if quick or seeds is None else [int(s) for s in seeds]
     steps = 6 if quick else steps
@@ -184,6 +194,72 @@ def run(out_dir, quick=False, seed=0, seeds=None, steps=5000, train_examples=0):
     ax_corr.set_title("continuous codes vs slant and ink (10,000 samples)")
     ax_corr.legend(loc="lower right", fontsize=7)
     return common.write_outputs(out_dir, NAME, fig, record, started)
+
+
+def data_size_curve(out_dir):
+    """Code accuracy against the number of training digits: the seed records of the full-data
+    runs (`out_dir`, the whole training split) and of each `examples<N>/` (the first N digits,
+    class-balanced), grouped by N. Writes <out_dir>/infogan_mnist_data_size.json and .png
+    (left: each seed's final accuracy and the median per N; right: accuracy over training,
+    one line per run); returns the record, or None when no examples<N>/ record exists."""
+    paths = sorted(glob.glob(os.path.join(out_dir, "seed*.json")))
+    subsets = sorted(glob.glob(os.path.join(out_dir, "examples*", "seed*.json")))
+    if not subsets:
+        return None
+    started = time.perf_counter()
+    groups = {}
+    for path in paths + subsets:
+        with open(path) as f:
+            r = json.load(f)
+        digits = r.get("train_examples") or len(load(r["data"]).labels)  # None: all of them
+        groups.setdefault((r["data"], digits), []).append(r)
+    points = []
+    for (data, digits), records in sorted(groups.items(), key=lambda item: item[0][1]):
+        records.sort(key=lambda r: r["seed"])
+        accuracies = [r["code_accuracy"] for r in records]
+        points.append({"data": data, "train_digits": digits,
+                       "seeds": [r["seed"] for r in records], "code_accuracy": accuracies,
+                       "median": float(np.median(accuracies)),
+                       "steps": [r["steps"] for r in records],
+                       "quick": any(r["quick"] for r in records),
+                       "curves": {str(r["seed"]): r["curve"] for r in records}})
+    record = {"points": points, "paper_pct": PAPER_ACCURACY,
+              "summary": {p["train_digits"]: {"seeds": p["seeds"],
+                                              "per_seed_pct": [round(a, 1) for a in
+                                                               p["code_accuracy"]]}
+                          for p in points}}
+    fig, (ax_n, ax_curve) = common.new_figure(2)
+    for p in points:
+        ax_n.scatter([p["train_digits"]] * len(p["seeds"]), p["code_accuracy"], s=14,
+                     color="0.5", zorder=2)
+        for s, a in zip(p["seeds"], p["code_accuracy"]):
+            ax_n.annotate(str(s), (p["train_digits"], a), xytext=(4, -3),
+                          textcoords="offset points", fontsize=6)
+    ax_n.plot([p["train_digits"] for p in points], [p["median"] for p in points], "k-o", ms=4,
+              label="median of the seeds run")
+    ax_n.axhline(PAPER_ACCURACY, color="k", lw=1, ls="--", label="paper 95% (55,000 digits)")
+    ax_n.set_xscale("log", base=2)
+    ax_n.set_xticks([p["train_digits"] for p in points], [f"{p['train_digits']:,}"
+                                                          for p in points])
+    ax_n.minorticks_off()
+    ax_n.set_xlabel("training digits (class-balanced)")
+    ax_n.set_ylabel("final code accuracy on held-out digits %")
+    ax_n.set_ylim(0, 100)
+    ax_n.set_title("InfoGAN code accuracy vs training data (label: seed)")
+    ax_n.legend(loc="lower right", fontsize=7)
+    for p in points:
+        for s, curve in p["curves"].items():
+            if curve:
+                steps_, acc = zip(*curve)
+                ax_curve.plot(steps_, acc, marker="o", ms=2, lw=1,
+                              label=f"{p['train_digits']:,} digits, seed {s}")
+    ax_curve.axhline(PAPER_ACCURACY, color="k", lw=1, ls="--")
+    ax_curve.set_xlabel("generator step")
+    ax_curve.set_ylabel("code accuracy %")
+    ax_curve.set_ylim(0, 100)
+    ax_curve.set_title("over training")
+    ax_curve.legend(loc="lower right", fontsize=6, ncol=2)
+    return common.write_outputs(out_dir, NAME + "_data_size", fig, record, started)
 
 
 if __name__ == "__main__":

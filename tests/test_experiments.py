@@ -250,6 +250,19 @@ def test_infogan_quick_logs_the_bound_and_measures_each_seed(tmp_path):
     assert again["per_seed"] == r["per_seed"]
     for png in seed0["traversals"].values():
         assert os.path.getsize(png) > 0
+    assert not os.path.exists(tmp_path / "infogan_mnist_data_size.json")  # one size: no curve
+
+    # The data-size curve: a run on the first 2 digits of each class, in its own directory,
+    # then every record grouped by its number of training digits.
+    small = infogan_mnist.run(str(tmp_path), quick=True, train_examples=20)
+    with open(tmp_path / "examples20" / "seed0.json") as f:
+        assert json.load(f)["train_examples"] == 20
+    with open(tmp_path / "infogan_mnist_data_size.json") as f:
+        curve = json.load(f)
+    assert [p["train_digits"] for p in curve["points"]] == [20, 4000]  # mnist_5k's training split
+    assert curve["points"][0]["code_accuracy"] == [small["per_seed"][0]["code_accuracy"]]
+    assert curve["points"][1]["code_accuracy"] == [seed0["code_accuracy"]]
+    assert os.path.getsize(tmp_path / "infogan_mnist_data_size.png") > 0
 
 
 def test_slant_and_ink_read_a_leaning_stroke_and_its_mass():
