@@ -237,6 +237,10 @@ def data_size_curve(out_dir):
                           textcoords="offset points", fontsize=6)
     ax_n.plot([p["train_digits"] for p in points], [p["median"] for p in points], "k-o", ms=4,
               label="median of the seeds run")
+    seed0 = [(p["train_digits"], a) for p in points for s, a in zip(p["seeds"], p["code_accuracy"])
+             if s == 0]
+    if len(seed0) > 1:  # the one seed run at every size: like against like
+        ax_n.plot(*zip(*seed0), "--", color="tab:blue", lw=1, label="seed 0")
     ax_n.axhline(PAPER_ACCURACY, color="k", lw=1, ls="--", label="paper 95% (55,000 digits)")
     ax_n.set_xscale("log", base=2)
     ax_n.set_xticks([p["train_digits"] for p in points], [f"{p['train_digits']:,}"
@@ -247,12 +251,14 @@ def data_size_curve(out_dir):
     ax_n.set_ylim(0, 100)
     ax_n.set_title("InfoGAN code accuracy vs training data (label: seed)")
     ax_n.legend(loc="lower right", fontsize=7)
-    for p in points:
-        for s, curve in p["curves"].items():
+    for i, p in enumerate(points):  # one colour per data size
+        for j, (s, curve) in enumerate(sorted(p["curves"].items())):
             if curve:
                 steps_, acc = zip(*curve)
-                ax_curve.plot(steps_, acc, marker="o", ms=2, lw=1,
-                              label=f"{p['train_digits']:,} digits, seed {s}")
+                ax_curve.plot(steps_, acc, marker="o", ms=2, lw=1, color=f"C{i}",
+                              label=(f"{p['train_digits']:,} digits, seed"
+                                     f"{'s' if len(p['seeds']) > 1 else ''} "
+                                     f"{', '.join(map(str, p['seeds']))}") if j == 0 else None)
     ax_curve.axhline(PAPER_ACCURACY, color="k", lw=1, ls="--")
     ax_curve.set_xlabel("generator step")
     ax_curve.set_ylabel("code accuracy %")
