@@ -207,11 +207,13 @@ def data_size_curve(out_dir):
     if not subsets:
         return None
     started = time.perf_counter()
-    groups = {}
+    groups, whole = {}, {}  # whole: each dataset's training split size, loaded once
     for path in paths + subsets:
         with open(path) as f:
             r = json.load(f)
-        digits = r.get("train_examples") or len(load(r["data"]).labels)  # None: all of them
+        if not r.get("train_examples") and r["data"] not in whole:  # None: all of them
+            whole[r["data"]] = len(load(r["data"]).labels)
+        digits = r.get("train_examples") or whole[r["data"]]
         groups.setdefault((r["data"], digits), []).append(r)
     points = []
     for (data, digits), records in sorted(groups.items(), key=lambda item: item[0][1]):
