@@ -1,0 +1,37 @@
+"""FLOPs of a traced training step: all of its graph, and the part that runs."""
+
+
+def step_flops(gan, x_spec, y_spec):
+    """FLOPs of one traced train_step (all d_steps + 1 updates, forward and backward), by
+    TensorFlow's per-op statistics (those of its graph profiler): {"traced": every op of the
+    graph, "executed": only the ops whose results reach the step's outputs or a state change}.
+
+    The two differ because a tape records more than it is asked for: D's update computes G's
+    forward inside its tape, so the traced graph also holds G's backward, and G's update holds
+    D's weight gradients. Nothing consumes them; the function's pruning (and XLA's dead-code
+    elimination) drops them before the step runs, so MFU uses "executed"."""
+    import tensorflow as tf
+    from tensorflow.python.framework import ops
+    gan.unroll_d_steps = True  # a loop's body would be counted once, not d_steps - 1 times
+    try:
+        graph = tf.function(gan.train_step).get_concrete_function((x_spec, y_spec)).graph
+    finally:
+        gan.unroll_d_steps = False
+    keep = {t.op for t in graph.outputs} | {op for op in graph.get_operations()
+                                            if op._is_stateful and op.type != "ReadVariableOp"}
+    todo = list(keep)
+    while todo:
+        op = todo.pop()
+        for parent in [t.op for t in op.inputs] + list(op.control_inputs):
+            if parent not in keep:
+                keep.add(parent)
+                todo.append(parent)
+    counts = {"traced": 0, "executed": 0}
+    for op in graph.get_operations():
+        try:
+            flops = ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
+        except ValueError:  # shape not fully known: the profiler skips these too
+            flops = 0
+        counts["traced"] += flops
+        counts["executed"] += flops if op in keep else 0
+    return counts
