@@ -8,8 +8,14 @@
 Defaults are each paper's (models/variants.py; the README's table); flags left unset keep them.
 """
 import dataclasses
+import os
 import shlex
 import sys
+
+# TensorFlow's oneDNN kernels, read once when TensorFlow loads (so before any import of it): on
+# the 2-core CPU they made the DCGAN step 1.27x faster than the XLA one, which it had been
+# (README, "Speed"; training/loop.py XLA_DEFAULT). TF_ENABLE_ONEDNN_OPTS=0 keeps TensorFlow's own.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from absl import app, flags, logging
 

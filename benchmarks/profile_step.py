@@ -20,6 +20,9 @@ import sys
 import tempfile
 import time
 
+# As train.py runs: with oneDNN's kernels, set before TensorFlow loads.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 from absl import app, flags
 
 flags.DEFINE_string("model", "dcgan", "Variant whose default run is traced.")

@@ -15,6 +15,9 @@ import json
 import os
 import time
 
+# As train.py runs: with oneDNN's kernels, set before TensorFlow loads.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 import keras
 import numpy as np
 from absl import app, flags, logging

@@ -18,8 +18,9 @@ wgan and wgan_gp, whose D has no extra head), in its own process, within each pa
 `--whole_run=N` also times `python train.py` for N and 2N steps (XLA off and on, interleaved):
 (T(2N) - T(N)) / N is the step time as a user sees it, start-up, tracing and export excluded.
 
-Also per variant: model FLOPs per step (TensorFlow's graph profiler on the traced train_step),
-the fraction of this machine's measured float32 matmul peak (MFU), peak memory, and the time
+Also per variant: model FLOPs per step (TensorFlow's per-op counts on the traced train_step, of
+the ops that run: benchmarks/flops.py), the fraction of this machine's measured float32 matmul
+peak (MFU; the PyTorch peer's on the same work), peak memory, and the time
 from the fit's start to the first step's logs ("1st s": tracing, compiling and one step).
 """
 import json
@@ -30,6 +31,8 @@ import tempfile
 import time
 
 from absl import app, flags
+
+from benchmarks.flops import step_flops
 
 flags.DEFINE_string("models", "gan,dcgan,wgan,wgan_gp,infogan,acgan", "Variants to time.")
 flags.DEFINE_string("dataset", "mnist", "Dataset (mnist falls back to mnist_5k offline).")
@@ -47,6 +50,8 @@ flags.DEFINE_enum("scalars", "none", ["none", "traced", "eager"],
                   "(traced: its ScalarLogger; eager: one eager tf.summary.scalar per value, as "
                   "it wrote them before), and time the step with the writes.")
 flags.DEFINE_bool("torch", False, "Also time the PyTorch peer of the same networks.")
+flags.DEFINE_bool("onednn", True, "TensorFlow's oneDNN kernels (TF_ENABLE_ONEDNN_OPTS), on "
+                  "as train.py runs them; --noonednn: TensorFlow's own.")
 flags.DEFINE_string("out", None, "Write every measurement here as JSON.")
 flags.DEFINE_string("_child", None, "Internal: run one measurement and print JSON.")
 FLAGS = flags.FLAGS
@@ -70,19 +75,6 @@ def matmul_peak_flops(n=2048, repeats=20):
     return best
 
 
-def step_flops(gan, x_spec, y_spec):
-    """FLOPs of one traced train_step (all d_steps + 1 updates, forward and backward)."""
-    import tensorflow as tf
-    gan.unroll_d_steps = True  # a loop's body would be counted once, not d_steps - 1 times
-    try:
-        concrete = tf.function(gan.train_step).get_concrete_function((x_spec, y_spec))
-    finally:
-        gan.unroll_d_steps = False
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    return tf.compat.v1.profiler.profile(graph=concrete.graph, options=options).total_float_ops
-
-
 def summarize(step_seconds):
     """Median and interquartile range, in ms."""
     import numpy as np
@@ -100,7 +92,7 @@ def measure(model, jit):
     from data.datasets import load, make_train_dataset
     from training.callbacks import ScalarLogger
     from training.config import Config, resolve
-    from training.loop import build_gan, split_for_d_steps
+    from training.loop import build_gan, onednn_enabled, split_for_d_steps
 
     class EagerScalarLogger(keras.callbacks.Callback):
         """The baseline of --scalars: every value written by its own eager op."""
@@ -157,7 +149,7 @@ def measure(model, jit):
     gpus = tf.config.list_logical_devices("GPU")
     memory = (tf.config.experimental.get_memory_info("GPU:0")["peak"] if gpus
               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"model": model, "xla": jit, "scalars": FLAGS.scalars,
+    return {"model": model, "xla": jit, "onednn": onednn_enabled(), "scalars": FLAGS.scalars,
             "batch": config.batch_size, "d_steps": variant.d_steps,
             "dataset": data.spec.name, "steps": len(timed) * k, "steps_per_execution": k,
             **summarize(timed),
@@ -165,7 +157,8 @@ def measure(model, jit):
             "first_step_s": float(clock.times[0] - clock.begin),
             "fit_ms_per_step": float((clock.times[-1] - clock.times[warmup - 1])
                                      / (len(timed) * k) * 1e3),
-            "peak_memory_mb": memory / 2 ** 20, "gflops_per_step": flops / 1e9,
+            "peak_memory_mb": memory / 2 ** 20, "gflops_per_step": flops["executed"] / 1e9,
+            "gflops_traced": flops["traced"] / 1e9,
             "device": "GPU" if gpus else "CPU", "peak_gflops": matmul_peak_flops() / 1e9,
             "parameters": {name: int(sum(np.prod(w.shape) for w in net.trainable_weights))
                            for name, net in (("generator", gan.generator),
@@ -179,7 +172,8 @@ def run_child(model, jit):
             f"--steps_per_execution={FLAGS.steps_per_execution}", f"--scalars={FLAGS.scalars}"]
     if FLAGS.batch_size:
         args.append(f"--batch_size={FLAGS.batch_size}")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               TF_ENABLE_ONEDNN_OPTS=str(int(FLAGS.onednn)))
     out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
     if not lines:
@@ -195,7 +189,8 @@ def whole_run_seconds(model, jit, steps):
                 f"--jit_compile={jit}"]
         if FLAGS.batch_size:
             args.append(f"--batch_size={FLAGS.batch_size}")
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               TF_ENABLE_ONEDNN_OPTS=str(int(FLAGS.onednn)))
         start = time.perf_counter()
         out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
         seconds = time.perf_counter() - start
@@ -281,8 +276,11 @@ def main(argv):
             entry.update(torch=torch_rows, torch_median_ms=theirs,
                          torch_over_ours={("xla_on" if j else "xla_off"): theirs / ours[j]
                                           for j in ours})
-            print(f"{'':8} PyTorch eager {theirs:.1f} ms: ours is "
-                  f"{theirs / ours[False]:.2f}x faster (XLA off), "
+            work = rows[-1]["gflops_per_step"] / float(np.median(
+                [r["peak_gflops"] for r in rows if r["model"] == model]))
+            entry["torch_mfu"] = work / (theirs / 1e3)
+            print(f"{'':8} PyTorch eager {theirs:.1f} ms (MFU {entry['torch_mfu']:.1%}): ours "
+                  f"is {theirs / ours[False]:.2f}x faster (XLA off), "
                   f"{theirs / ours[True]:.2f}x (XLA on)", flush=True)
         if FLAGS.whole_run:
             n = FLAGS.whole_run
@@ -300,7 +298,8 @@ def main(argv):
         summary.append(entry)
     print(f"device: {rows[0]['device']}, measured matmul peak "
           f"{rows[0]['peak_gflops']:.0f} GFLOP/s (float32, 2048x2048, XLA); data: "
-          f"{rows[0]['dataset']}; mixed precision: {FLAGS.mixed_precision}; "
+          f"{rows[0]['dataset']}; oneDNN kernels: {rows[0]['onednn']}; "
+          f"mixed precision: {FLAGS.mixed_precision}; "
           f"{FLAGS.steps} timed steps per process after {FLAGS.warmup}; steps per execution: "
           f"{FLAGS.steps_per_execution}")
     if FLAGS.out:

@@ -69,26 +69,43 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False, steps
     return gan
 
 
-# XLA by default on one device, by device and network kind: what benchmarks.train_step measured
-# (README, "Speed"). On the idle 2-core CPU it sped up the DCGAN step 1.39-1.49x (batch 128) and
-# gan_toy.py's MLP wgan_gp step 1.18-1.21x, so it is on for both kinds. GPU has not been
-# measured here. The toy protocols' nets are MLPs and the infogan_mnist nets convolutional: they
-# take the row of their kind.
-XLA_DEFAULT = {(device, kind): True for device in ("CPU", "GPU") for kind in ("mlp", "dcgan")}
+# XLA by default on one device, by device, step kind and whether TensorFlow's oneDNN kernels are
+# on: what benchmarks.train_step measured (README, "Speed"). On the 2-core CPU, with TensorFlow's
+# own (Eigen) kernels, XLA sped up the DCGAN step 1.25-1.49x and gan_toy.py's MLP wgan_gp step
+# 1.18-1.42x. With oneDNN's kernels (train.py turns them on: TF_ENABLE_ONEDNN_OPTS=1), the
+# convolutional steps ran as fast or faster without XLA (DCGAN 266-268 ms against 299-336 ms;
+# acgan, infogan, wgan 1.00-1.12x), except the gradient penalty's (image wgan_gp: XLA 1.26x
+# faster), and the MLP steps stayed faster with it. Kinds: "mlp", "conv", "conv_gp"; the toy
+# protocols' nets are MLPs and the infogan_mnist nets convolutional. GPU: not measured here.
+XLA_DEFAULT = {(device, kind, onednn): True for device in ("CPU", "GPU")
+               for kind in ("mlp", "conv", "conv_gp") for onednn in (False, True)}
+XLA_DEFAULT["CPU", "conv", True] = False
 
 
-def resolve_jit_compile(requested, strategy, network):
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN kernels in this process. It decides once, at import,
+    from TF_ENABLE_ONEDNN_OPTS (unset: on only for CPUs with AVX-512 VNNI or newer)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):  # a TensorFlow without it: trust the variable
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
+
+
+def resolve_jit_compile(requested, strategy, network, onednn=None, gradient_penalty=False):
     """Whether the step is compiled with XLA: the flag if given, else `XLA_DEFAULT` for this
-    device and the kind of `network` (models/networks.py ARCHS). Under a multi-device strategy
-    Keras cannot compile the step over mirrored variables (KERAS3_TRAPS.md), so it is off there,
-    said in one line."""
+    device, the step's kind (`network`, models/networks.py ARCHS, and whether it has a gradient
+    penalty) and whether oneDNN's kernels are on (`onednn`; None: as in this process). Under a
+    multi-device strategy Keras cannot compile the step over mirrored variables
+    (KERAS3_TRAPS.md), so it is off there, said in one line."""
     single = strategy.num_replicas_in_sync == 1 and not isinstance(
         strategy, tf.distribute.MultiWorkerMirroredStrategy)
     if single:
         device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-        # Convolutional nets share the dcgan row; fully connected ones the mlp row.
-        kind = "dcgan" if network in IMAGE_ARCHS else "mlp"
-        return XLA_DEFAULT[device, kind] if requested is None else requested
+        kind = ("mlp" if network not in IMAGE_ARCHS else
+                "conv_gp" if gradient_penalty else "conv")
+        onednn = onednn_enabled() if onednn is None else onednn
+        return XLA_DEFAULT[device, kind, onednn] if requested is None else requested
     if requested is not False:  # asked for, or the default: say why it is off
         print(f"XLA is off: Keras cannot jit-compile a step under {type(strategy).__name__} "
               f"with {strategy.num_replicas_in_sync} replicas; training without it", flush=True)
@@ -288,7 +305,8 @@ def _train(config, verbose, callbacks, locks):
 
     with strategy.scope():
         gan = build_gan(config, variant, shape, data.spec.num_classes,
-                        resolve_jit_compile(config.jit_compile, strategy, network))
+                        resolve_jit_compile(config.jit_compile, strategy, network,
+                                            gradient_penalty=variant.gp_weight > 0))
         checkpoint = make_checkpoint(gan)
         manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
                                              max_to_keep=config.keep_checkpoints)
