@@ -19,6 +19,7 @@ from absl import app, flags
 
 flags.DEFINE_string("workdir", "runs/quickstart_acgan", "Run directory (replaced).")
 flags.DEFINE_string("out", "results/quickstart.json", "Where the JSON goes.")
+flags.DEFINE_integer("seed", 0, "The run's --seed (0: the command as the README gives it).")
 FLAGS = flags.FLAGS
 
 GOAL_ACCURACY, GOAL_SECONDS = 95.0, 600.0
@@ -29,8 +30,10 @@ def main(argv):
     if os.path.exists(FLAGS.workdir):
         shutil.rmtree(FLAGS.workdir)
     command = [sys.executable, "train.py", "--model=acgan", f"--workdir={FLAGS.workdir}"]
+    seed = [f"--seed={FLAGS.seed}"] if FLAGS.seed else []
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command + seed, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     train_seconds = time.perf_counter() - start
     subprocess.run([sys.executable, "eval.py", f"--workdir={FLAGS.workdir}"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -40,7 +43,8 @@ def main(argv):
         config = json.load(f)
     row = next(r for r in metrics["rows"] if r["metric"] == "AC-GAN accuracy %")
     per_class = metrics["details"]["acgan_accuracy_per_class"]["model"]
-    result = {"command": " ".join(["python"] + command[1:2] + ["--model=acgan"]),
+    result = {"command": " ".join(["python"] + command[1:2] + ["--model=acgan"] + seed),
+              "onednn_kernels": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "1",
               "train_steps": config["train_steps"], "data": config["dataset_used"],
               "wall_seconds": round(train_seconds, 1),
               "accuracy_pct": round(row["model"], 2),
