@@ -13,7 +13,7 @@ import shlex
 import sys
 
 # TensorFlow's oneDNN kernels, read once when TensorFlow loads (so before any import of it): on
-# the 2-core CPU they made the DCGAN step 1.27x faster than the XLA one, which it had been
+# the 2-core CPU they made the DCGAN step 1.28x faster than the XLA one, which it had been
 # (README, "Speed"; training/loop.py XLA_DEFAULT). TF_ENABLE_ONEDNN_OPTS=0 keeps TensorFlow's own.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 

@@ -190,7 +190,7 @@ def whole_run_seconds(model, jit, steps):
         if FLAGS.batch_size:
             args.append(f"--batch_size={FLAGS.batch_size}")
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-               TF_ENABLE_ONEDNN_OPTS=str(int(FLAGS.onednn)))
+                   TF_ENABLE_ONEDNN_OPTS=str(int(FLAGS.onednn)))
         start = time.perf_counter()
         out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
         seconds = time.perf_counter() - start

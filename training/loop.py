@@ -74,8 +74,8 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False, steps
 # own (Eigen) kernels, XLA sped up the DCGAN step 1.25-1.49x and gan_toy.py's MLP wgan_gp step
 # 1.18-1.42x. With oneDNN's kernels (train.py turns them on: TF_ENABLE_ONEDNN_OPTS=1), the
 # convolutional steps ran as fast or faster without XLA (DCGAN 266-268 ms against 299-336 ms;
-# acgan, infogan, wgan 1.00-1.12x), except the gradient penalty's (image wgan_gp: XLA 1.26x
-# faster), and the MLP steps stayed faster with it. Kinds: "mlp", "conv", "conv_gp"; the toy
+# acgan, infogan, wgan 1.00-1.12x), except the gradient penalty's (image wgan_gp: XLA 1.04x and
+# 1.26x faster), and the MLP steps stayed faster with it. Kinds: "mlp", "conv", "conv_gp"; the toy
 # protocols' nets are MLPs and the infogan_mnist nets convolutional. GPU: not measured here.
 XLA_DEFAULT = {(device, kind, onednn): True for device in ("CPU", "GPU")
                for kind in ("mlp", "conv", "conv_gp") for onednn in (False, True)}
