@@ -169,7 +169,8 @@ def measure(s, steps, warmup):
     timed = np.diff(times[warmup - 1:]) * 1e3
     q25, q50, q75 = np.percentile(timed, [25, 50, 75])
     return {"median_ms": float(q50), "q25_ms": float(q25), "q75_ms": float(q75),
-            "steps": len(timed), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "steps": len(timed), "step_ms": [round(float(t), 2) for t in timed],
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
             "parameters": {"generator": sum(p.numel() for p in g.parameters()),
                            "discriminator": sum(p.numel() for p in d.parameters())}}
 

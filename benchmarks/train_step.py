@@ -153,6 +153,8 @@ def measure(model, jit):
             "batch": config.batch_size, "d_steps": variant.d_steps,
             "dataset": data.spec.name, "steps": len(timed) * k, "steps_per_execution": k,
             **summarize(timed),
+            # Every timed step, to see the distribution the median and quartiles summarise.
+            "step_ms": [round(float(t) * 1e3, 2) for t in timed],
             # From fit's start to the first step's logs: tracing, compiling and one step.
             "first_step_s": float(clock.times[0] - clock.begin),
             "fit_ms_per_step": float((clock.times[-1] - clock.times[warmup - 1])
