@@ -271,9 +271,9 @@ def main(argv):
         print(f"{'':8} XLA speed-up (off / on, per pair): "
               f"{', '.join(f'{p:.2f}x' for p in pairs)}", flush=True)
         if torch_rows:
-            ours = {jit: float(np.median([r["median_ms"] for r in rows
-                                          if r["model"] == model and r["xla"] == jit]))
+            mine = {jit: [r for r in rows if r["model"] == model and r["xla"] == jit]
                     for jit in (False, True)}
+            ours = {jit: float(np.median([r["median_ms"] for r in mine[jit]])) for jit in mine}
             theirs = float(np.median([t["median_ms"] for t in torch_rows]))
             if torch_rows[0]["parameters"] != rows[-1]["parameters"]:
                 sys.exit(f"the PyTorch peer of {model} is not our network: parameters "
@@ -287,9 +287,7 @@ def main(argv):
             print(f"{'':8} PyTorch eager {theirs:.1f} ms (MFU {entry['torch_mfu']:.1%}): ours "
                   f"is {theirs / ours[False]:.2f}x faster (XLA off), "
                   f"{theirs / ours[True]:.2f}x (XLA on)", flush=True)
-            fast = {jit: float(np.median([r["q10_ms"] for r in rows
-                                          if r["model"] == model and r["xla"] == jit]))
-                    for jit in (False, True)}
+            fast = {jit: float(np.median([r["q10_ms"] for r in mine[jit]])) for jit in mine}
             theirs_fast = float(np.median([t["q10_ms"] for t in torch_rows]))
             entry["torch_over_ours_q10"] = {("xla_on" if j else "xla_off"):
                                             theirs_fast / fast[j] for j in fast}
