@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchmarks.train_step import summarize
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -166,11 +168,9 @@ def measure(s, steps, warmup):
     for _ in range(warmup + steps):
         step()
         times.append(time.perf_counter())
-    timed = np.diff(times[warmup - 1:]) * 1e3
-    q10, q25, q50, q75 = np.percentile(timed, [10, 25, 50, 75])
-    return {"median_ms": float(q50), "q25_ms": float(q25), "q75_ms": float(q75),
-            "q10_ms": float(q10),
-            "steps": len(timed), "step_ms": [round(float(t), 2) for t in timed],
+    timed = np.diff(times[warmup - 1:])
+    return {**summarize(timed),   # the statistics of our step, from the same function
+            "steps": len(timed), "step_ms": [round(float(t) * 1e3, 2) for t in timed],
             "threads": torch.get_num_threads(), "torch": torch.__version__,
             "parameters": {"generator": sum(p.numel() for p in g.parameters()),
                            "discriminator": sum(p.numel() for p in d.parameters())}}
