@@ -282,7 +282,7 @@ def main(argv):
                          torch_over_ours={("xla_on" if j else "xla_off"): theirs / ours[j]
                                           for j in ours})
             work = rows[-1]["gflops_per_step"] / float(np.median(
-                [r["peak_gflops"] for r in rows if r["model"] == model]))
+                [r["peak_gflops"] for r in mine[False] + mine[True]]))
             entry["torch_mfu"] = work / (theirs / 1e3)
             print(f"{'':8} PyTorch eager {theirs:.1f} ms (MFU {entry['torch_mfu']:.1%}): ours "
                   f"is {theirs / ours[False]:.2f}x faster (XLA off), "
