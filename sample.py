@@ -34,10 +34,10 @@ class SampleError(ValueError):
 
 def _label_index(label, spec, names):
     """The int a --label names, checked against what the generator was trained with."""
-    bound = spec.num_classes or spec.num_categorical
-    if not bound:
+    if spec.label is None:
         raise SampleError("--label needs a class-conditional (acgan) or infogan generator; this "
                           "one takes no label: drop --label")
+    bound = spec.label.bound
     if label in names:
         return names.index(label)
     try:
@@ -79,11 +79,9 @@ def write_samples(saved_model, out, num=64, label=None, seed=0):
     else:
         index = _label_index(str(label), spec, names)
         latents = spec.sample(num, [seed, 0])  # the noise `sample` would draw for this seed
-        key = "labels" if spec.num_classes else "categorical"
-        latents[key] = tf.fill([num], index)
+        latents[spec.label.key] = tf.fill([num], index)
         samples = model.signatures["serving_default"](**latents)["samples"].numpy()
-        what = "class" if spec.num_classes else "code"
-        title = (f"{what} {index}" + (f" ({names[index]})" if index < len(names) else "")
+        title = (f"{spec.label.what} {index}" + (f" ({names[index]})" if index < len(names) else "")
                  + f", {title}")
     if samples.ndim == 2:
         png = visualize.scatter_png(samples, title=title)

@@ -95,7 +95,8 @@ def measure(model, jit):
     from data.datasets import load, make_train_dataset
     from training.callbacks import ScalarLogger
     from training.config import Config, resolve
-    from training.loop import build_gan, onednn_enabled, split_for_d_steps
+    from training.loop import build_gan, split_for_d_steps
+    from training.xla import onednn_enabled
 
     class EagerScalarLogger(keras.callbacks.Callback):
         """The baseline of --scalars: every value written by its own eager op."""

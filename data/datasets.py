@@ -63,7 +63,7 @@ DATASETS = {spec.name: spec for spec in [
     DatasetSpec("grid25", (2,), 25),
 ]}
 
-# Toy mixtures as in the WGAN-GP code and the VEEGAN/PacGAN protocol (../shared/TARGETS.md).
+# Toy mixtures as in the WGAN-GP code and the VEEGAN/PacGAN protocol (docs/variants.md).
 TOY_CENTRES = {
     "ring8": np.array([[2.0 * np.cos(a), 2.0 * np.sin(a)]
                        for a in np.arange(8) * 2.0 * np.pi / 8], np.float32),

@@ -133,7 +133,7 @@ def _run_generators(workdir):
 
 
 def _near_data(samples, dataset):
-    """Fraction of G's samples within 3 std of a mode centre (the TARGETS.md "high quality"
+    """Fraction of G's samples within 3 std of a mode centre (the VEEGAN / PacGAN "high quality"
     test): where G's samples overlap the data, D* is not 0 and log(1 - D) keeps a gradient."""
     centres, std = TOY_CENTRES[dataset], TOY_STDS[dataset]
     dist = np.linalg.norm(np.asarray(samples)[:, None] - centres[None], axis=2).min(axis=1)

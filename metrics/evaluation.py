@@ -73,19 +73,17 @@ def sample_png(model, seed=0):
 
 
 def code_grids(model, seed=0):
-    """{name: PNG bytes}: AC-GAN's class grid (a row per class, named) or InfoGAN's traversals
-    (a row per categorical value; noise, or continuous code j from -2 to 2, across the
-    columns, labelled)."""
+    """{name: PNG bytes}: the latent's grids beside the plain one of `sample_png` (AC-GAN's
+    class grid, a row per class, named; InfoGAN's traversals, a row per categorical value and
+    noise, or continuous code j from -2 to 2, across the labelled columns)."""
     spec = latent_spec_of(model)
-    if not (spec.num_classes or spec.num_categorical):
-        return {}
     serve = model.signatures["serving_default"]
-    names = class_names_of(model)
     grids = {}
-    for tag, (latents, rows, cols) in visualize.grid_latents(spec, seed).items():
-        images = serve(**{k: tf.convert_to_tensor(v) for k, v in latents.items()})["samples"]
-        grids[tag] = visualize.labelled_grid_png(images.numpy(), rows, cols,
-                                                 *visualize.grid_labels(spec, tag, names))
+    for tag, grid in spec.grids(seed, class_names_of(model)).items():
+        if tag == "samples":
+            continue  # the plain grid: sample_png's
+        images = serve(**{k: tf.convert_to_tensor(v) for k, v in grid.latents.items()})["samples"]
+        grids[tag] = visualize.grid_png(images.numpy(), grid)
     return grids
 
 
@@ -225,16 +223,8 @@ def evaluate_images(model, spec, args, report, progress, log):
         report.add("class KL to uniform", kl, real_kl,
                    f"nats; predicted-class shares (min share {shares.min():.1%})")
         report.details["class_shares"] = {"model": shares.tolist(), "real": real_shares.tolist()}
-        if latent.num_classes:
-            acc, per_class = scores.per_class_accuracy(fake_p[:n].argmax(1), got["labels"][:n],
-                                                       latent.num_classes)
-            real_acc, real_per = scores.per_class_accuracy(test_p.argmax(1), test.labels,
-                                                           latent.num_classes)
-            report.add("AC-GAN accuracy %", 100 * acc, 100 * real_acc,
-                       "classifier on samples vs the requested label (real: vs true label); "
-                       f"worst class {np.nanargmin(per_class)}: {np.nanmin(per_class):.1%}")
-            report.details["acgan_accuracy_per_class"] = {"model": per_class.tolist(),
-                                                          "real": real_per.tolist()}
+        for row in latent.evaluation_rows:  # the latent's own rows (models/latent.py)
+            LATENT_ROWS[row](model, latent, got, fake, fake_p, n, test, test_p, report)
         # Parzen window in pixel space: sigma on the first half of the test split, score the rest.
         log("scoring: Parzen window (sigma chosen on validation digits) ...")
         flat = lambda x: np.asarray(x, np.float32).reshape(len(x), -1)  # noqa: E731
@@ -250,8 +240,6 @@ def evaluate_images(model, spec, args, report, progress, log):
         report.add("Parzen log-likelihood", parzen["model"][:2], parzen["real"][:2],
                    f"nats, {k_p} samples, sigma {parzen['model'][2]:.3f} (real {parzen['real'][2]:.3f}) "
                    "from validation; poor estimator in 784-d (Theis 2016)")
-        if latent.num_categorical:
-            _infogan(model, latent, got, fake, n, test, test_p, report)
     try:
         inception = InceptionFeatures(args["inception_weights"])
         if args["inception_weights"] or spec.name not in CLASSIFIER_DATASETS:
@@ -286,7 +274,21 @@ def evaluate_images(model, spec, args, report, progress, log):
     return {}
 
 
-def _infogan(model, latent, got, fake, n, test, test_p, report):
+def _class_accuracy(model, latent, got, fake, fake_p, n, test, test_p, report):
+    """AC-GAN: the classifier's accuracy on samples against the class they were asked for."""
+    k = latent.label.bound
+    acc, per_class = scores.per_class_accuracy(fake_p[:n].argmax(1), got["labels"][:n], k)
+    real_acc, real_per = scores.per_class_accuracy(test_p.argmax(1), test.labels, k)
+    report.add("AC-GAN accuracy %", 100 * acc, 100 * real_acc,
+               "classifier on samples vs the requested label (real: vs true label); "
+               f"worst class {np.nanargmin(per_class)}: {np.nanmin(per_class):.1%}")
+    report.details["acgan_accuracy_per_class"] = {"model": per_class.tolist(),
+                                                  "real": real_per.tolist()}
+
+
+def _code_accuracy(model, latent, got, fake, fake_p, n, test, test_p, report):
+    """InfoGAN: Q's categorical code as an unsupervised classifier of real held-out digits
+    (best 1-to-1 matching), and the MI lower bound L_I on samples."""
     if "infer_codes" not in model.signatures:
         report.add("InfoGAN code accuracy %", None, None, "not computed: this export has no "
                    "infer_codes signature (exported before it existed); re-export the run")
@@ -296,8 +298,9 @@ def _infogan(model, latent, got, fake, n, test, test_p, report):
     def logits(images):
         return np.concatenate([infer(samples=tf.constant(images[i:i + 500], tf.float32))
                                ["categorical_logits"].numpy() for i in range(0, len(images), 500)])
+    k = latent.label.bound
     codes = logits(test.images.astype(np.float32) / 255.0).argmax(1)
-    acc, mapping = scores.matched_accuracy(codes, test.labels, latent.num_categorical, 10)
+    acc, mapping = scores.matched_accuracy(codes, test.labels, k, 10)
     real_acc = float(np.mean(test_p.argmax(1) == test.labels))
     report.add("InfoGAN code accuracy %", 100 * acc, 100 * real_acc,
                "Q's code on real held-out digits, best 1-to-1 matching (real: supervised "
@@ -305,8 +308,12 @@ def _infogan(model, latent, got, fake, n, test, test_p, report):
     report.details["infogan_code_to_digit"] = mapping.tolist()
     fake_logits = logits(fake[:n])
     report.add("InfoGAN L_I (nats)", scores.categorical_mi_lower_bound(
-        fake_logits, got["categorical"][:n]), float(np.log(latent.num_categorical)),
+        fake_logits, got["categorical"][:n]), float(np.log(k)),
         "MI lower bound on samples (real: its ceiling H(c) = ln K)")
+
+
+# The rows a latent names in its `evaluation_rows` (models/acgan.py, models/infogan.py).
+LATENT_ROWS = {"class_accuracy": _class_accuracy, "code_accuracy": _code_accuracy}
 
 
 def run_step(workdir):

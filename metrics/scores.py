@@ -12,8 +12,8 @@ def inception_score(probs, split_size=1000):
     """Inception score exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016), mean and std over
     consecutive splits of `split_size` samples, p(y) being the split's mean prediction.
 
-    The split size changes the score (TARGETS.md: real MNIST test 9.88 +- 0.06 with 10 splits of
-    1,000; batches of 32 score ~8.4), so compare only scores of equal split size. Returns
+    The split size changes the score (docs/results.md: real MNIST test 9.88 +- 0.06 with 10
+    splits of 1,000; batches of 32 score ~8.4), so compare only scores of equal split size. Returns
     (mean, std, number of splits); a remainder smaller than a split is dropped.
     """
     probs = np.asarray(probs, np.float64)
@@ -138,7 +138,7 @@ def categorical_mi_lower_bound(code_logits, codes):
 
 
 def toy_mode_metrics(points, centres, std):
-    """Mode coverage of 2-D samples by the VEEGAN / PacGAN protocol (TARGETS.md).
+    """Mode coverage of 2-D samples by the VEEGAN / PacGAN protocol (docs/variants.md).
 
     A sample is high quality when it lies within 3 standard deviations (Euclidean distance
     3 * std) of its nearest centre; a mode is captured when it is the nearest centre of at least

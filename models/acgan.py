@@ -15,8 +15,8 @@ by `aux_fake_weight`, on generated ones (the labels asked for); G minimizes its 
 `aux_fake_weight=1` is the paper's L_C. The default is 0, the Keras AC-GAN example's choice
 (keras-team/keras examples/mnist_acgan.py: sample weight 0 on generated images, "less stable"
 otherwise): D's class head then learns from real digits only, and G is pushed towards what real
-digits of class c look like. Measured on mnist_5k (benchmarks.time_to_quality, README): 92% class
-accuracy after 1,000 steps, against 80% with the paper's L_C.
+digits of class c look like. Measured on mnist_5k (benchmarks.time_to_quality,
+docs/results.md): 92% class accuracy after 1,000 steps, against 80% with the paper's L_C.
 """
 import dataclasses
 
@@ -26,13 +26,23 @@ from keras import layers
 
 import losses
 from models.gan import GAN
-from models.latent import LatentSpec
+from models.latent import GRID_COLUMNS, Grid, Label, LatentSpec, bound_check
 
 
 @dataclasses.dataclass(frozen=True)
 class ClassLatent(LatentSpec):
     """z, plus `labels` [N] ~ U{0..num_classes-1}, fed to G one-hot."""
     num_classes: int = 10
+
+    evaluation_rows = ("class_accuracy",)  # a classifier's accuracy on the asked-for class
+
+    @property
+    def input_dim(self):
+        return self.noise_dim + self.num_classes
+
+    @property
+    def label(self):
+        return Label("labels", self.num_classes, "class")
 
     def sample(self, batch_size, seed):
         latents = super().sample(batch_size, seed)
@@ -46,10 +56,28 @@ class ClassLatent(LatentSpec):
         return tf.concat([super().generator_input(latents),
                           tf.one_hot(latents["labels"], self.num_classes)], axis=1)
 
+    def serving_inputs(self):
+        return super().serving_inputs() + [tf.TensorSpec([None], tf.int32, name="labels")]
+
+    def checks(self, latents):
+        return bound_check(latents, "labels", self.num_classes)
+
+    def sizes(self):
+        return {**super().sizes(), "num_classes": self.num_classes}
+
+    def grids(self, seed=1234, class_names=()):
+        """One row per class, the same noise down each column."""
+        rows, cols = self.num_classes, GRID_COLUMNS
+        z = tf.tile(self.sample(cols * rows, [seed, 0])["z"][:cols], [rows, 1])
+        return {"classes": Grid({"z": z, "labels": tf.repeat(tf.range(rows), cols)}, rows, cols,
+                                list(class_names) or [str(k) for k in range(rows)], None,
+                                "one row per class, the same noise down each column")}
+
 
 class ACGAN(GAN):
 
     uses_labels = True
+    options = {}  # its loss is its paper's: no --loss
 
     def make_latent(self):
         return ClassLatent(self.variant.latent_dim, noise=self.variant.noise,

@@ -10,17 +10,14 @@ a subclass that extends what that skeleton calls, never the skeleton itself:
     discriminator_loss(batch)    the named terms of D's objective
     generator_loss(batch)        the named terms of G's objective
 
-Each subclass lives in its own file beside this one and owns everything of its variant;
-models/variants.py names the class of every variant.
+Each subclass lives in its own file beside this one and owns everything of its variant: its
+latent (what the export, grids and eval.py ask of it), heads, loss terms, logs, the options
+only it takes (`options`) and any export signature of its own (`export_endpoints`);
+models/variants.py names the class of every variant and holds its paper defaults.
 
-Distribution-ready by construction, here and only here (../shared/KERAS3_TRAPS.md):
-- the objectives are named per-example terms; `_objective` reduces each once over the GLOBAL
-  batch (`tf.nn.compute_average_loss`), because Keras 3 optimizers sum gradients over replicas;
-- noise is drawn for the global batch from a stateless seed (run seed, step, sub-step) and each
-  replica takes its own slice (`own_slice`), so replicas get different noise and any replica
-  count sees the same global draw;
-- losses are scaled for mixed precision, gradient norms are of the global gradient, and every
-  logged value is all-reduced, so the logs are global means.
+Distribution-ready by construction (models/replicas.py): every objective term is a per-example
+vector reduced once over the global batch, noise is drawn for the global batch from a stateless
+seed (run seed, step, sub-step) and sliced per replica, and the logs are global means.
 """
 import dataclasses
 
@@ -28,6 +25,7 @@ import keras
 import tensorflow as tf
 
 import losses
+from models import replicas
 from models.latent import LatentSpec
 from models.networks import build_discriminator, build_generator
 
@@ -54,6 +52,9 @@ class GAN(keras.Model):
     """
 
     uses_labels = False  # whether the data's class labels reach the objective
+    # The options of models/variants.py that only some variants take (`only_some`), with the
+    # values this class accepts (None: any value its check passes): here the generator cost.
+    options = {"loss": ("minimax", "non_saturating")}
 
     def __init__(self, variant, data_shape, num_classes=0, width=64, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -81,7 +82,7 @@ class GAN(keras.Model):
         self.step = self.add_weight(name="step", shape=(), dtype="int64", initializer="zeros",
                                     trainable=False, aggregation="only_first_replica")
         # Both networks are built functional models; without this, Keras would try to build
-        # the GAN by calling it on a training batch under a strategy scope (KERAS3_TRAPS.md).
+        # the GAN by calling it on a training batch under a strategy scope (docs/keras_traps.md).
         self.built = True
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -102,7 +103,7 @@ class GAN(keras.Model):
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         # No optimizer for keras' own use: an unused one would be created outside any
-        # strategy scope and break distributed fit (KERAS3_TRAPS.md).
+        # strategy scope and break distributed fit (docs/keras_traps.md).
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
@@ -154,6 +155,9 @@ class GAN(keras.Model):
         the paper's practical choice), per `variant.loss`."""
         return {"g_adv": (1.0, self.g_loss_fn(batch.fake_heads["logits"]))}
 
+    def export_endpoints(self, archive, to_model_input, samples_spec):
+        """Signatures of this variant beside the generator's (training/export.py): none."""
+
     # === Algorithm 1 ===
 
     def train_step(self, data):
@@ -185,78 +189,44 @@ class GAN(keras.Model):
                 logs = update_discriminator(i)
         logs.update(self._update_generator(sub_seed(self.variant.d_steps), size, global_size))
         self.step.assign_add(1)
-        # Gradient norms are already global; every other value is this replica's share.
-        logs = {name: value if name.endswith("_grad_norm") else self._all_reduce(value)
-                for name, value in logs.items()}
-        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-            # Keras 3 reduces multi-worker logs along axis 0 (keras#20585): give them one.
-            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
-        return logs
+        return replicas.global_logs(logs)
 
     def loops_d_steps(self):
         """Whether discriminator updates 2..d_steps run as a traced loop, not unrolled. The
         loop traces one update instead of d_steps - 1 (each unrolled critic update, the
         gradient penalty's nested tape above all, adds seconds to the first step), but under
-        XLA its step is about 6% slower (README, Speed), and a distribution strategy's gradient
+        XLA its step is slower (docs/speed.md), and a distribution strategy's gradient
         sync cannot run inside a loop (a RuntimeError at trace time): so it loops only without
         XLA and without a strategy."""
         return (self.variant.d_steps > 1 and not self.unroll_d_steps and not self.jit_compile
                 and not tf.distribute.has_strategy())
 
     def _update_discriminator(self, real, labels, seed, size, global_size):
-        latents = self.own_slice(self.latent.sample(global_size, seed), size)
+        latents = replicas.own_slice(self.latent.sample(global_size, seed), size)
         with tf.GradientTape() as tape:
             fake = self.generator(self.latent.generator_input(latents), training=True)
             batch = Batch(real, labels, latents, fake, self.discriminator(real, training=True),
                           self.discriminator(fake, training=True), seed, size, global_size)
-            total, logs = self._objective(self.discriminator_loss(batch), global_size)
+            total, logs = replicas.objective(self.discriminator_loss(batch), global_size)
             scaled = self.d_optimizer.scale_loss(total)  # identity unless mixed precision
         variables = self.discriminator.trainable_variables
         grads = tape.gradient(scaled, variables)
-        logs["d_grad_norm"] = self._grad_norm(grads, self.d_optimizer)  # before apply() moves
+        logs["d_grad_norm"] = replicas.grad_norm(grads, self.d_optimizer)  # before apply() moves
         self.d_optimizer.apply(grads, variables)  # the loss scale; then any weight constraint
         logs["d_loss"] = total
         return logs
 
     def _update_generator(self, seed, size, global_size):
-        latents = self.own_slice(self.latent.sample(global_size, seed), size)
+        latents = replicas.own_slice(self.latent.sample(global_size, seed), size)
         with tf.GradientTape() as tape:
             fake = self.generator(self.latent.generator_input(latents), training=True)
             batch = Batch(None, None, latents, fake, None, self.discriminator(fake, training=True),
                           seed, size, global_size)
-            total, logs = self._objective(self.generator_loss(batch), global_size)
+            total, logs = replicas.objective(self.generator_loss(batch), global_size)
             scaled = self.g_optimizer.scale_loss(total)
         variables = self.generator.trainable_variables
         grads = tape.gradient(scaled, variables)
-        logs["g_grad_norm"] = self._grad_norm(grads, self.g_optimizer)
+        logs["g_grad_norm"] = replicas.grad_norm(grads, self.g_optimizer)
         self.g_optimizer.apply(grads, variables)
         logs["g_loss"] = total
         return logs
-
-    # === Distribution-safe helpers ===
-
-    def own_slice(self, tensors, size):
-        """This replica's `size` rows of tensors drawn for the global batch."""
-        ctx = tf.distribute.get_replica_context()
-        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * size
-        return tf.nest.map_structure(lambda t: t[start:start + size], tensors)
-
-    def _objective(self, terms, global_size):
-        """(sum of weight * global-batch mean over the weighted terms, {name: mean}): this
-        replica's share of each, so that the optimizers' sum over replicas is the global one."""
-        total, means = 0.0, {}
-        for name, (weight, per_example) in terms.items():
-            means[name] = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
-            if weight is not None:
-                total += weight * means[name]
-        return total, means
-
-    def _all_reduce(self, value):
-        """Sums the replicas' shares of a global mean into the global mean."""
-        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-    def _grad_norm(self, grads, optimizer):
-        """Norm of the global gradient, unscaled when the optimizer scales the loss."""
-        scale = getattr(optimizer, "dynamic_scale", None)
-        norm = tf.linalg.global_norm(self._all_reduce(grads))
-        return norm if scale is None else norm / tf.cast(scale, norm.dtype)

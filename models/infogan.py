@@ -15,13 +15,17 @@ it does, unsupervised. `mi_lower_bound` logs L_I's batch estimate, ln K - E[-log
 import dataclasses
 import math
 
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
 import losses
 from models.gan import GAN
-from models.latent import LatentSpec
+from models.latent import GRID_COLUMNS, Grid, Label, LatentSpec, bound_check
 from models.networks import normalization, style
+
+
+TRAVERSAL = (-2.0, 2.0)  # range of a continuous code across the columns of its grid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +33,19 @@ class CodeLatent(LatentSpec):
     """z, plus `categorical` [N] ~ U{0..K-1} and `continuous` [N, k] ~ U(-1, 1)."""
     num_categorical: int = 10
     num_continuous: int = 2
+
+    @property
+    def input_dim(self):
+        return self.noise_dim + self.num_categorical + self.num_continuous
+
+    @property
+    def label(self):
+        return Label("categorical", self.num_categorical, "code") if self.num_categorical else None
+
+    @property
+    def evaluation_rows(self):
+        # Q's categorical code as an unsupervised classifier of real data, and L_I on samples.
+        return ("code_accuracy",) if self.num_categorical else ()
 
     def sample(self, batch_size, seed):
         latents = super().sample(batch_size, seed)
@@ -51,8 +68,53 @@ class CodeLatent(LatentSpec):
             parts.append(tf.cast(latents["continuous"], tf.float32))
         return tf.concat(parts, axis=1)
 
+    def serving_inputs(self):
+        inputs = super().serving_inputs()
+        if self.num_categorical:
+            inputs.append(tf.TensorSpec([None], tf.int32, name="categorical"))
+        if self.num_continuous:
+            inputs.append(tf.TensorSpec([None, self.num_continuous], tf.float32,
+                                        name="continuous"))
+        return inputs
+
+    def checks(self, latents):
+        if not self.num_categorical:
+            return []
+        return bound_check(latents, "categorical", self.num_categorical)
+
+    def sizes(self):
+        return {**super().sizes(), "num_categorical": self.num_categorical,
+                "num_continuous": self.num_continuous}
+
+    def grids(self, seed=1234, class_names=()):
+        """`categorical`: one row per category value, noise varying across the columns
+        (continuous codes at 0); `continuous_j`: one row per category value, code j from -2 to
+        2 across the columns, the noise fixed per row, the other codes at 0. Without a
+        categorical code: the plain grid."""
+        if not self.num_categorical:
+            return super().grids(seed, class_names)
+        rows, cols, k = self.num_categorical, GRID_COLUMNS, self.num_continuous
+        z = self.sample(cols * rows, [seed, 0])["z"]
+        codes = [f"c={c}" for c in range(rows)]
+        categorical = tf.repeat(tf.range(rows), cols)
+        grids = {"categorical": Grid(
+            {"z": z[:rows * cols], "categorical": categorical,
+             **({"continuous": tf.zeros([rows * cols, k])} if k else {})}, rows, cols, codes,
+            None, "one row per categorical code value, noise varies across the columns")}
+        for j in range(k):
+            sweep = np.zeros([rows * cols, k], np.float32)
+            sweep[:, j] = np.tile(np.linspace(*TRAVERSAL, cols), rows)
+            grids[f"continuous_{j}"] = Grid(
+                {"z": tf.repeat(z[:rows], cols, axis=0), "categorical": categorical,
+                 "continuous": tf.constant(sweep)}, rows, cols, codes,
+                [f"{v:+.1f}" for v in np.linspace(*TRAVERSAL, cols)],
+                f"continuous code {j} across the columns, noise fixed per row")
+        return grids
+
 
 class InfoGAN(GAN):
+
+    options = {}  # its loss is its paper's: no --loss
 
     def make_latent(self):
         v = self.variant
@@ -94,6 +156,22 @@ class InfoGAN(GAN):
 
     def generator_loss(self, batch):
         return {**super().generator_loss(batch), **self.code_terms(batch, "g_")}
+
+    def export_endpoints(self, archive, to_model_input, samples_spec):
+        """`infer_codes(samples)`: Q (on D's trunk) on samples in the export's format, the code
+        as an unsupervised classifier (eval.py's code accuracy)."""
+        if not self.latent.num_categorical:
+            return
+        archive.track(self.discriminator)
+
+        def infer_codes(samples):
+            heads = self.discriminator(to_model_input(samples), training=False)
+            outputs = {"categorical_logits": tf.cast(heads["code_logits"], tf.float32)}
+            if self.latent.num_continuous:
+                outputs["continuous_mean"] = tf.cast(heads["code_mean"], tf.float32)
+            return outputs
+
+        archive.add_endpoint("infer_codes", infer_codes, input_signature=[samples_spec])
 
     def train_step(self, data):
         images, _ = data  # unsupervised: the data's labels are never used

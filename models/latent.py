@@ -3,26 +3,58 @@ everywhere (training step, export, evaluation).
 
 `LatentSpec` is the vanilla GAN's latent, noise z: N(0, I) by default, U(-1, 1) where the
 reference code draws it so (InfoGAN's official MNIST code). A model that feeds G more subclasses
-it (AC-GAN's class label in models/acgan.py, InfoGAN's codes in models/infogan.py); the sizes
-below are what the exported `latent_spec` signature reports, zero where a model adds nothing.
+it in its own file (AC-GAN's class label in models/acgan.py, InfoGAN's codes in
+models/infogan.py) and extends what the export, the sample grids, sample.py and eval.py ask of
+a latent:
+
+    input_dim, sample(), generator_input()   what G is fed
+    serving_inputs(), checks()               the export's `serving_default` inputs and their bounds
+    sizes()                                  the export's `latent_spec` signature
+    grids()                                  the fixed-latent pictures (TensorBoard, eval.py)
+    label                                    the input sample.py's --label sets, if any
+    evaluation_rows                          eval.py's rows for this latent (metrics/evaluation.py)
 """
 import dataclasses
 
 import tensorflow as tf
+
+GRID_COLUMNS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """One fixed-latent picture: `rows` x `cols` samples of `latents`, row-major, with what
+    names its rows and columns."""
+    latents: dict
+    rows: int
+    cols: int
+    row_labels: list = None
+    col_labels: list = None
+    title: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Label:
+    """A discrete input of G that a user can set (sample.py --label): latent key, bound, name."""
+    key: str
+    bound: int
+    what: str
 
 
 @dataclasses.dataclass(frozen=True)
 class LatentSpec:
     noise_dim: int
     noise: str = "normal"  # z ~ N(0, I) ("normal") or U(-1, 1) per coordinate ("uniform")
-    # Not fields: a subclass that feeds G a label or codes makes them its own fields.
-    num_classes = 0       # AC-GAN: G is conditioned on a one-hot class label
-    num_categorical = 0   # InfoGAN: one categorical code with this many values
-    num_continuous = 0    # InfoGAN: continuous codes
+
+    evaluation_rows = ()  # names of metrics/evaluation.py's rows that only this latent has
 
     @property
     def input_dim(self):
-        return self.noise_dim + self.num_classes + self.num_categorical + self.num_continuous
+        return self.noise_dim
+
+    @property
+    def label(self):
+        return None  # plain noise: nothing to choose
 
     @staticmethod
     def sub_seed(seed, i):
@@ -45,3 +77,32 @@ class LatentSpec:
     def generator_input(self, latents):
         """The [N, input_dim] vector G takes."""
         return tf.cast(latents["z"], tf.float32)
+
+    # === The export's contract (training/export.py) ===
+
+    def serving_inputs(self):
+        """The `serving_default` signature's inputs, in `generator_input`'s order."""
+        return [tf.TensorSpec([None, self.noise_dim], tf.float32, name="z")]
+
+    def checks(self, latents):
+        """Assertions on explicit inputs (out-of-range labels): none for noise."""
+        return []
+
+    def sizes(self):
+        """The `latent_spec` signature: every size, zero where this latent has no such part
+        (the contract is the same for every export); models.latent_from_sizes inverts it."""
+        return {"noise_dim": self.noise_dim, "num_classes": 0, "num_categorical": 0,
+                "num_continuous": 0, "noise_uniform": int(self.noise == "uniform")}
+
+    # === Pictures ===
+
+    def grids(self, seed=1234, class_names=()):
+        """{tag: Grid}: here 8 x 8 samples of fixed noise."""
+        return {"samples": Grid(self.sample(64, [seed, 0]), 8, 8)}
+
+
+def bound_check(latents, name, bound):
+    """Assertions that the int input `name` of `latents` is in [0, bound)."""
+    message = f"{name} must be in [0, {bound})"
+    return [tf.debugging.assert_less(latents[name], bound, message=message),
+            tf.debugging.assert_non_negative(latents[name], message=message)]

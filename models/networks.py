@@ -47,20 +47,48 @@ def dcgan_plan(side):
         f"not {side}; pick another --image_size")
 
 
-TOY_ARCHS = ("wgan_gp_toy", "pacgan_toy")
-IMAGE_ARCHS = ("dcgan", "infogan_mnist")  # convolutional: square images only
-ARCHS = ("mlp",) + IMAGE_ARCHS + TOY_ARCHS
-G_NORM_ARCHS = ("dcgan", "infogan_mnist", "pacgan_toy")  # G has batch norm (`g_norm` applies)
-D_NORM_ARCHS = ("mlp", "dcgan", "infogan_mnist")         # D's trunk takes `d_norm`
+@dataclasses.dataclass(frozen=True)
+class Arch:
+    """What a pair of networks can take, asked by the config's checks and the XLA policy."""
+    name: str
+    data: str              # "images" (square images only), "points" (2-D points only) or "any"
+    g_norm: bool           # G has batch norm, which `g_norm="none"` removes
+    d_norm: bool           # D's trunk takes the `d_norm` normalization
+    width: int             # the default base width: conv channels or MLP units
+    on_points: str = None  # the nets that stand in for these on 2-D points
+
+    @property
+    def convolutional(self):
+        return self.data == "images"
+
+    def for_data(self, is_image):
+        """The name of the nets to build on images or on 2-D points."""
+        return self.on_points if self.on_points and not is_image else self.name
+
+
+ARCHITECTURES = {a.name: a for a in (
+    Arch("mlp", "any", g_norm=False, d_norm=True, width=512),
+    Arch("dcgan", "images", g_norm=True, d_norm=True, width=64, on_points="mlp"),
+    Arch("infogan_mnist", "images", g_norm=True, d_norm=True, width=64, on_points="mlp"),
+    Arch("wgan_gp_toy", "points", g_norm=False, d_norm=False, width=512),
+    Arch("pacgan_toy", "points", g_norm=True, d_norm=False, width=512),
+)}
+ARCHS = tuple(ARCHITECTURES)
 NORMS = ("batch", "layer", "none")
+
+
+def archs_with(capability):
+    """Names of the nets that have `capability` (an Arch field that is true for them)."""
+    return [a.name for a in ARCHITECTURES.values() if getattr(a, capability)]
 
 
 def check_shape(arch, shape):
     """Raises DatasetError when `arch` cannot take data of `shape`."""
-    if arch in TOY_ARCHS and len(shape) != 1:
+    data = ARCHITECTURES[arch].data
+    if data == "points" and len(shape) != 1:
         raise DatasetError(f"the {arch} networks take 2-D points (ring8, grid25), not shape "
                            f"{shape}; pick a toy dataset or another --model")
-    if arch in IMAGE_ARCHS:
+    if data == "images":
         if len(shape) != 3 or shape[0] != shape[1]:
             raise DatasetError(f"the {arch} networks take square images, not shape {shape}")
     if arch == "dcgan":
@@ -120,12 +148,12 @@ def normalization(kind, name, arch=None):
 
 def build_generator(input_dim, data_shape, arch, width, norm="batch"):
     """G: input vector [N, input_dim] -> sample [N, *data_shape] (tanh for images). `norm`
-    ("batch" or "none") is the normalization of the hidden layers of the G_NORM_ARCHS nets
-    (the WGAN paper's batch-norm-free generator, Fig. 6); the others have none."""
+    ("batch" or "none") is the normalization of the hidden layers of the nets that have it
+    (`Arch.g_norm`; "none": the WGAN paper's batch-norm-free generator, Fig. 6)."""
     # === Layers ===
     inputs = keras.Input((input_dim,), name="latent")
     is_image = len(data_shape) == 3
-    if arch in TOY_ARCHS:
+    if arch in _TOY_GENERATORS:
         return keras.Model(inputs, _TOY_GENERATORS[arch](inputs, data_shape[0], width, norm),
                            name="generator")
     if arch == "mlp" or not is_image:
@@ -163,7 +191,7 @@ def build_discriminator(data_shape, arch, width, norm, heads=None, dropout=0.0):
     # === Trunk ===
     inputs = keras.Input(data_shape, name="sample")
     is_image = len(data_shape) == 3
-    if arch in TOY_ARCHS:
+    if arch in _TOY_DISCRIMINATORS:
         x, logits = _TOY_DISCRIMINATORS[arch](inputs, width)
         outputs = {"logits": logits}
         outputs.update(heads(x) if heads else {})

@@ -10,32 +10,48 @@ baseline (packing 1), `wgan` and `wgan_gp` are gan_toy.py's two modes. training/
 """
 import dataclasses
 
+from losses import DISCRIMINATOR_LOSSES
 from models.acgan import ACGAN
 from models.gan import GAN
 from models.infogan import InfoGAN
+from models.hparams import at_least_zero, hparam, non_negative, positive, unit_interval
+from models.networks import ARCHS, NORMS
 from models.wgan import WGAN
 
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
+    """A variant's paper defaults. The fields declared with `hparam` are the hyperparameters a
+    flag can override (training/config.py derives the flags, their checks and the resume
+    identity from these declarations); the others are fixed by the variant's reference."""
     name: str
     paper: str
     model_class: type      # the keras.Model subclass that trains this variant
     arch: str              # models/networks.py entry; "dcgan" means "mlp" on toy data
-    d_norm: str            # normalization in D's hidden layers: "batch", "layer" or "none"
-    loss: str              # adversarial loss pair: "minimax", "non_saturating" or "wasserstein"
-    latent_dim: int        # size of the noise z
-    batch_size: int
-    d_steps: int           # discriminator (critic) updates per generator update
+    d_norm: str = hparam(
+        help="D's hidden-layer normalization (the nets whose trunk takes one: mlp, dcgan, "
+             "infogan_mnist).", choices=NORMS, resume="same_if_recorded")
+    loss: str = hparam(
+        help="The adversarial loss pair; gan/dcgan choose the generator cost: log(1-D(G(z))) "
+             "(minimax) or -log D(G(z)) (non_saturating).", choices=tuple(DISCRIMINATOR_LOSSES),
+        only_some=True)
+    latent_dim: int = hparam(help="Size of the noise z.", check=positive, resume="same")
+    batch_size: int = hparam(help="Examples per discriminator update.", check=positive,
+                             resume="same")
+    d_steps: int = hparam(help="Discriminator (critic) updates per generator update (k, "
+                               "n_critic).", check=positive, resume="same")
     optimizer: str         # "adam" or "rmsprop", for both networks
-    d_lr: float
-    g_lr: float
+    d_lr: float = hparam(help="Discriminator learning rate.", check=positive)
+    g_lr: float = hparam(help="Generator learning rate.", check=positive)
     noise: str = "normal"  # z ~ N(0, I) ("normal") or U(-1, 1) ("uniform")
-    train_steps: int = 3000    # generator updates of a run (--train_steps overrides)
-    beta_1: float = 0.5    # Adam only
-    beta_2: float = 0.999  # Adam only
-    gp_weight: float = 0.0     # lambda of the gradient penalty (0: none)
-    clip_value: float = 0.0    # bound c of critic weight clipping (0: none)
+    train_steps: int = hparam(3000, help="Generator updates in the whole run (the toy "
+                                         "protocols' own on ring8/grid25).", check=positive)
+    beta_1: float = hparam(0.5, help="Adam beta_1 of both optimizers.", check=unit_interval)
+    beta_2: float = hparam(0.999, help="Adam beta_2 of both optimizers.", check=unit_interval)
+    gp_weight: float = hparam(0.0, help="Gradient-penalty weight lambda (0: none).",
+                              check=non_negative, only_some=True)
+    clip_value: float = hparam(0.0, help="Critic weight-clipping bound c (0: none).",
+                               check=non_negative, only_some=True)
     aux_weight: float = 0.0    # weight of the AC-GAN class loss
     aux_fake_weight: float = 1.0  # AC-GAN: share of D's class loss on generated images (paper: 1)
     d_dropout: float = 0.0     # dropout rate after each of D's hidden activations (dcgan, mlp)
@@ -45,12 +61,26 @@ class Variant:
     num_continuous: int = 0    # InfoGAN: number of U(-1, 1) continuous codes
     info_weight: float = 0.0             # lambda of the categorical mutual-information term
     info_weight_continuous: float = 0.0  # lambda of the continuous mutual-information term
-    width: int = 0             # hidden width (0: 64 for conv nets on images, else 512)
-    g_norm: str = "batch"      # G's hidden layers, where its nets have batch norm: or "none"
-    g_arch: str = ""           # G's networks when not D's `arch` (WGAN paper Fig. 6: "mlp")
-    g_width: int = 0           # G's width when not `width` (WGAN paper's MLP G: 512)
-    data_scale: float = 1.0    # toy data: divided by this for training, samples multiplied back
-    train_points: int = 0      # toy data: a fixed seeded training set of N points (0: fresh draws)
+    width: int = hparam(0, help="Base width: conv channels or MLP units (0 in a row: the "
+                                "nets' own, 64 for conv nets, 512 for MLPs; toy protocols: 512 "
+                                "gan_toy.py, 400 PacGAN's G with 200-unit maxout D).",
+                        check=positive, resume="same")
+    g_norm: str = hparam("batch", help="Batch norm in G's hidden layers, or none (the nets "
+                                       "that have it: dcgan, infogan_mnist, pacgan_toy).",
+                         choices=("batch", "none"), resume="same_if_recorded")
+    g_arch: str = hparam("", help="G's networks when not D's (e.g. mlp: the WGAN paper's MLP "
+                                  "generator).", choices=ARCHS, neutral="",
+                         resume="same_if_recorded")
+    g_width: int = hparam(0, help="G's width when not --width (0: --width).",
+                          check=at_least_zero("--width"), resume="same_if_recorded")
+    data_scale: float = hparam(
+        1.0, help="Toy data: divide the training points by this (e.g. 1.414 on ring8 for "
+                  "wgan_gp); samples and scores stay in the data's coordinates.",
+        check=positive, data="toy", neutral=1.0, resume="same_if_recorded")
+    train_points: int = hparam(
+        0, help="Toy data: train on a fixed set of this many points drawn from the seed (0: "
+                "fresh draws every batch).", check=at_least_zero("fresh draws every batch"),
+        data="toy", neutral=0, resume="same_if_recorded")
     note: str = ""
 
 
@@ -88,8 +118,8 @@ VARIANTS = {v.name: v for v in [
             d_lr=2e-4, g_lr=2e-4, aux_weight=1.0, aux_fake_weight=0.0, class_input="multiply",
             note="as keras-team/keras examples/mnist_acgan.py: D's class loss on real images "
                  "only (the paper's objective also trains it on generated ones: 80% class "
-                 "accuracy at 1,000 steps against 92%, README) and G fed z * embed(c) (94.2% "
-                 "at 1,250 steps against 91.7% with [z | one-hot c]); G's source term is "
+                 "accuracy at 1,000 steps against 92%, docs/results.md) and G fed z * embed(c) "
+                 "(94.2% at 1,250 steps against 91.7% with [z | one-hot c]); G's source term is "
                  "-log D(G(z)); 1,500 steps: the quickstart's length"),
 ]}
 
@@ -171,7 +201,7 @@ def _extra(v):
 
 
 def markdown_table():
-    """The defaults table of the README, generated from VARIANTS (a test keeps them equal)."""
+    """docs/variants.md's defaults table, generated from VARIANTS (a test keeps them equal)."""
     rows = ["| model | class | paper | nets | D norm | loss | z | batch | d_steps | steps "
             "| optimizer (D / G lr) | extra | notes |", "|" + "---|" * 13]
     for v in VARIANTS.values():
@@ -183,7 +213,7 @@ def markdown_table():
 
 
 def toy_markdown_table():
-    """The README's table of the toy rows (TOY_VARIANTS), kept equal by the same test."""
+    """docs/variants.md's table of the toy rows (TOY_VARIANTS), kept equal by the same test."""
     rows = ["| data | model | reference | nets (width) | loss | z | batch | d_steps | steps "
             "| optimizer (D / G lr) | extra | training data | not followed, and why |",
             "|" + "---|" * 13]

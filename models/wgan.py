@@ -16,10 +16,14 @@ import functools
 import tensorflow as tf
 
 import losses
+from models import replicas
 from models.gan import GAN
 
 
 class WGAN(GAN):
+
+    # The Lipschitz constraints are the critic's own options; its loss is fixed (wasserstein).
+    options = {"gp_weight": None, "clip_value": None}
 
     def __init__(self, variant, *args, **kwargs):
         super().__init__(variant, *args, **kwargs)
@@ -38,7 +42,7 @@ class WGAN(GAN):
         if self.variant.gp_weight:
             # eps drawn for the global batch, then this replica's rows: any replica count
             # interpolates the same points.
-            eps = self.own_slice(tf.random.stateless_uniform(
+            eps = replicas.own_slice(tf.random.stateless_uniform(
                 [batch.global_size],
                 tf.random.experimental.stateless_fold_in(batch.seed, 7, alg="philox"),
                 alg="philox"), batch.size)

@@ -4,7 +4,8 @@ import tensorflow as tf
 
 from data.datasets import load, make_train_dataset
 from training.config import resolve
-from training.loop import build_gan, make_checkpoint, split_for_d_steps, train
+from training.loop import build_gan, split_for_d_steps, train
+from training.checkpoints import make_checkpoint
 
 
 def _trained_gan(config, steps):

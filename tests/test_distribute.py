@@ -15,10 +15,12 @@ import pytest
 import tensorflow as tf
 
 from data.datasets import load, make_train_dataset
+from models import replicas
 from models.variants import VARIANTS
 from training.config import Config, resolve
-from training.loop import (build_gan, make_checkpoint, onednn_enabled, resolve_jit_compile,
-                           split_for_d_steps)
+from training.loop import build_gan, split_for_d_steps
+from training.checkpoints import make_checkpoint
+from training.xla import onednn_enabled, resolve_jit_compile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The cross-replica all-reduce reorders float sums; nothing else differs. Logged values agree
@@ -126,7 +128,7 @@ def test_train_py_turns_onednn_on_before_tensorflow_loads_unless_told_not_to(val
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     if value is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = value
-    out = subprocess.run([sys.executable, "-c", "import train; from training.loop import "
+    out = subprocess.run([sys.executable, "-c", "import train; from training.xla import "
                           "onednn_enabled; print(onednn_enabled())"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -138,7 +140,7 @@ def test_each_replica_draws_its_own_slice_of_the_global_noise(make_config):
     config, variant = resolve(make_config(model="acgan"))
     with strategy.scope():
         gan = build_gan(config, variant, (28, 28, 1), 10)
-    draw = lambda: gan.own_slice(gan.latent.sample(8, [0, 5]), 4)  # noqa: E731
+    draw = lambda: replicas.own_slice(gan.latent.sample(8, [0, 5]), 4)  # noqa: E731
     first, second = strategy.experimental_local_results(strategy.run(draw))
     assert not np.allclose(first["z"], second["z"])
     whole = gan.latent.sample(8, [0, 5])

@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from experiments import js_vs_em, optimal_discriminator, runs, vanishing_gradients
 from training.config import Config, resolve
-from training.loop import build_gan, make_checkpoint
+from training.loop import build_gan
+from training.checkpoints import make_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOG2 = math.log(2.0)

@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from data.datasets import load
 from training.config import Config, resolve
-from training.loop import build_gan, make_checkpoint, train
+from training.loop import build_gan, train
+from training.checkpoints import make_checkpoint
 
 from metrics import evaluation
 from models import latent_of_export

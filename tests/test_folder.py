@@ -256,14 +256,26 @@ def test_labelled_grid_is_upscaled_pixel_for_pixel_with_named_rows():
             assert (picture[..., 0] == level).sum() >= 0.95 * 64 * 64
 
 
-def test_grid_labels_name_classes_codes_and_traversal_values():
-    from models import ClassLatent, CodeLatent
+def test_grids_name_classes_codes_and_traversal_values():
+    from models import ClassLatent, CodeLatent, LatentSpec
+    from models.latent import GRID_COLUMNS
     acgan, infogan = ClassLatent(4, num_classes=2), CodeLatent(4, num_categorical=3, num_continuous=1)
-    assert visualize.grid_labels(acgan, "classes", ("cats", "dogs"))[0] == ["cats", "dogs"]
-    assert visualize.grid_labels(acgan, "classes")[0] == ["0", "1"]
-    rows, cols, _ = visualize.grid_labels(infogan, "continuous_0")
-    assert rows == ["c=0", "c=1", "c=2"] and cols[0] == "-2.0" and cols[-1] == "+2.0"
-    assert len(cols) == visualize.GRID_COLUMNS
+    classes = acgan.grids(class_names=("cats", "dogs"))["classes"]
+    assert classes.row_labels == ["cats", "dogs"] and (classes.rows, classes.cols) == (2, GRID_COLUMNS)
+    assert acgan.grids()["classes"].row_labels == ["0", "1"]
+    # The class grid: the same noise down each column, one class a row.
+    z, labels = classes.latents["z"].numpy(), classes.latents["labels"].numpy()
+    np.testing.assert_array_equal(z[:GRID_COLUMNS], z[GRID_COLUMNS:])
+    assert labels.tolist() == [0] * GRID_COLUMNS + [1] * GRID_COLUMNS
+    grids = infogan.grids()
+    assert set(grids) == {"categorical", "continuous_0"}
+    sweep = grids["continuous_0"]
+    assert sweep.row_labels == ["c=0", "c=1", "c=2"]
+    assert sweep.col_labels[0] == "-2.0" and sweep.col_labels[-1] == "+2.0"
+    assert len(sweep.col_labels) == GRID_COLUMNS
+    codes = sweep.latents["continuous"].numpy()[:GRID_COLUMNS, 0]
+    np.testing.assert_allclose(codes, np.linspace(-2, 2, GRID_COLUMNS), rtol=1e-6)
+    assert list(LatentSpec(4).grids()) == ["samples"] and LatentSpec(4).grids()["samples"].rows == 8
 
 
 def test_sample_py_draws_a_class_by_name_or_index_and_refuses_bad_labels(class_run, tmp_path):

@@ -163,8 +163,7 @@ def test_fresh_draws_are_divided_by_the_scale():
 def test_export_and_in_memory_samples_are_in_data_coordinates(tmp_path):
     config, variant = _resolved(model="wgan_gp", dataset="ring8", width=8, jit_compile=False)
     gan = build_gan(config, variant, (2,), 8)
-    export_generator(gan.generator, gan.latent, False, str(tmp_path / "g"),
-                     data_scale=variant.data_scale)
+    export_generator(gan, False, str(tmp_path / "g"))
     g = tf.saved_model.load(str(tmp_path / "g"))
     got = g.signatures["sample"](num_samples=tf.constant(16), seed=tf.constant(2))["samples"]
     latents = gan.latent.sample(16, tf.constant([2, 0]))

@@ -2,7 +2,7 @@
 
 The TensorBoard callback of Keras is not used: with its default update_freq="epoch" it has no
 writer for images, and it logs the learning rate of an optimizer a GAN does not use
-(KERAS3_TRAPS.md). These write with one `tf.summary` writer of the run.
+(docs/keras_traps.md). These write with one `tf.summary` writer of the run.
 """
 import signal
 import threading
@@ -79,7 +79,8 @@ class SamplePictures(keras.callbacks.Callback):
         super().__init__()
         self.writer, self.gan, self.real_points = writer, gan, real_points
         self.class_names = tuple(class_names)
-        self.grids = None if real_points is not None else visualize.grid_latents(gan.latent)
+        self.grids = (None if real_points is not None
+                      else gan.latent.grids(class_names=self.class_names))
 
     def pictures(self):
         """{tag: [H, W, C] float image in [0, 1]}."""
@@ -90,10 +91,10 @@ class SamplePictures(keras.callbacks.Callback):
                                         title=f"step {int(self.gan.step.numpy())}")
             return {"samples": tf.io.decode_png(png, channels=3).numpy() / 255.0}
         pictures = {}
-        for tag, (latents, rows, cols) in self.grids.items():
-            images = visualize.to_unit(generator(spec.generator_input(latents), training=False))
-            png = visualize.labelled_grid_png(
-                images, rows, cols, *visualize.grid_labels(spec, tag, self.class_names))
+        for tag, grid in self.grids.items():
+            images = visualize.to_unit(generator(spec.generator_input(grid.latents),
+                                                 training=False))
+            png = visualize.grid_png(images, grid)
             pictures[tag] = tf.io.decode_png(png, channels=3).numpy() / 255.0
         return pictures
 

@@ -1,10 +1,15 @@
 """A run's settings: what the user asked for, resolved against the variant's paper defaults.
 
-Every field that is None means "the variant's default"; `resolve` fills them in, and the
-resolved config is what `config.json` records. The defaults depend on the kind of data: on a
-toy mixture (ring8, grid25) a variant with a toy protocol (models/variants.py `TOY_VARIANTS`:
-gan, wgan, wgan_gp) takes that protocol's row, networks, step count and data scaling
-included; any flag given still wins.
+Every setting is declared once, as a dataclass field with `models.hparams.hparam` metadata:
+the run's own settings below, and the variant's hyperparameters in models/variants.py
+`Variant`, which `Config` takes over with None meaning "the variant's". From those declarations
+come train.py's flags (`define_flags`), the checks of `validate`, the fields of `config.json`,
+the resume identity (`resume_mismatch`) and docs/options.md (`markdown_table`).
+
+`resolve` fills every None in. The defaults depend on the kind of data: on a toy mixture
+(ring8, grid25) a variant with a toy protocol (models/variants.py `TOY_VARIANTS`: gan, wgan,
+wgan_gp) takes that protocol's row, networks, step count and data scaling included; any flag
+given still wins.
 """
 import dataclasses
 import json
@@ -12,60 +17,81 @@ import os
 
 from data.datasets import DATASETS
 from data.folder import PREFIX as FOLDER_PREFIX
-from models.networks import ARCHS, D_NORM_ARCHS, G_NORM_ARCHS, IMAGE_ARCHS, NORMS
-from models.variants import VARIANTS, variant_for
-from models.wgan import WGAN
+from models.hparams import (DATA_KINDS, at_least_zero, choices_of, hparam, is_setting,
+                            positive)
+from models.networks import ARCHITECTURES, archs_with
+from models.variants import VARIANTS, Variant, variant_for
 
-LOSS_CHOICES = ("minimax", "non_saturating")  # the --loss flag, for gan and dcgan
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")  # training/distribute.py makes them
 
 
 class ConfigError(ValueError):
     """A setting that cannot work; the message names the fix."""
 
 
+def _channels(value):
+    return None if value in (1, 3) else f"must be 1 or 3, got {value}"
+
+
+# The variant's hyperparameters, as settings of a run: None is "the variant's".
+_Hyperparameters = dataclasses.make_dataclass("_Hyperparameters", [
+    (f.name, f.type, dataclasses.field(default=None, metadata=f.metadata))
+    for f in dataclasses.fields(Variant) if is_setting(f)])
+
+
+def _filled_in(resume=None):
+    """A field `resolve` and the loop fill in (no flag); `resume` as for `hparam`."""
+    return dataclasses.field(default=None, metadata={"resume": resume})
+
+
 @dataclasses.dataclass
-class Config:
-    model: str = "acgan"            # gan, dcgan, wgan, wgan_gp, infogan or acgan
-    dataset: str = "mnist"          # dataset asked for (see data/datasets.py), or folder:PATH
-    workdir: str = "runs/acgan"     # config.json, events, checkpoints and saved_model go here
-    train_steps: int = None         # generator updates in the whole run (None: the variant's)
-    steps_per_epoch: int = 500      # steps between sample grids and checkpoints
-    seed: int = 0                   # weights, noise and data order all derive from it
-    batch_size: int = None          # examples per discriminator update
-    d_steps: int = None             # discriminator updates per generator update
-    loss: str = None                # gan/dcgan only: "minimax" or "non_saturating"
-    latent_dim: int = None          # size of the noise z
-    d_lr: float = None              # discriminator learning rate
-    g_lr: float = None              # generator learning rate
-    beta_1: float = None            # Adam beta_1 (both networks)
-    beta_2: float = None            # Adam beta_2 (both networks)
-    gp_weight: float = None         # gradient-penalty lambda (wgan_gp)
-    clip_value: float = None        # weight-clipping bound c (wgan)
-    width: int = None               # base width: conv channels (64) or MLP units (512)
-    d_norm: str = None              # D's hidden-layer normalization: batch, layer or none
-    g_norm: str = None              # G's: batch or none (nets that have batch norm in G)
-    g_arch: str = None              # G's networks when not D's (e.g. mlp: WGAN paper Fig. 6)
-    g_width: int = None             # G's width when not --width
-    data_scale: float = None        # toy data: divided by this for training (gan_toy.py: 1.414)
-    train_points: int = None        # toy data: a fixed training set of N points (0: fresh draws)
-    train_examples: int = None      # images: train on N of them, class-balanced (0: all)
-    toy_defaults: bool = True       # toy data: the toy protocol's row (False: the image row's)
-    image_size: int = None          # resize images to this side (default: the dataset's)
-    channels: int = None            # folder: 1 (grey) or 3 (default: 3 if any file has colour)
-    data_dir: str = None            # tensorflow-datasets directory
-    log_every: int = 1              # steps between TensorBoard scalar writes
-    print_every: int = 100          # steps between progress lines when stdout is not a terminal
-    checkpoint_every: int = 500     # steps between checkpoints (one is also written at the end)
-    keep_checkpoints: int = 3       # how many of the latest checkpoints to keep
-    overwrite: bool = False         # replace the run in workdir instead of resuming it
-    jit_compile: bool = None        # compile the step with XLA (None: loop.XLA_DEFAULT)
-    mixed_precision: bool = False   # float16 compute, float32 variables and outputs, loss scaling
-    strategy: str = "default"       # default, mirrored, multi_worker or tpu
-    devices: str = None             # mirrored: comma-separated devices (default: all GPUs/CPUs)
-    tpu: str = None                 # tpu: the TPU's name or grpc:// address
-    dataset_used: str = None        # filled in: the dataset actually trained on
-    dataset_note: str = None        # filled in: why it differs from `dataset`, if it does
-    class_names: list = None        # filled in: a folder's class sub-folders, in label order
+class Config(_Hyperparameters):
+    model: str = hparam("acgan", help="GAN variant to train.", choices=lambda: tuple(VARIANTS),
+                        resume="same")
+    dataset: str = hparam(
+        "mnist", help=f"Training data: one of {', '.join(DATASETS)} (mnist falls back to the "
+        "shipped mnist_5k when offline), or folder:DIR, a directory of images (flat, or one "
+        "sub-folder per class for acgan).")
+    workdir: str = hparam("runs/acgan", flag_default=None, help="Run directory (default: "
+                          "runs/<model>): config.json, events, checkpoints, saved_model; rerun "
+                          "to resume.")
+    steps_per_epoch: int = hparam(500, help="Steps between sample pictures.", check=positive)
+    seed: int = hparam(0, help="Seed of weights, noise and data order.", resume="same")
+    train_examples: int = hparam(
+        None, help="Images: train on this many training examples, the first of each class in "
+        "file order (0: all; in-memory data: mnist_5k, folders).", check=at_least_zero("all"),
+        data="image", neutral=0, resume="same_if_recorded")
+    toy_defaults: bool = hparam(True, help="On ring8/grid25, take gan/wgan/wgan_gp's defaults "
+                                "from their toy protocol (PacGAN, gan_toy.py); "
+                                "--notoy_defaults keeps the image runs' defaults.")
+    image_size: int = hparam(None, help="Resize images to this side (default: dataset's; a "
+                             "folder's images are centre-cropped to a square first).",
+                             check=positive, resume="same")
+    channels: int = hparam(None, help="folder: 1 (grey) or 3 (colour); default: 3 when any file "
+                           "has colour, else 1.", check=_channels, data="folder")
+    data_dir: str = hparam(None, help="tensorflow-datasets data directory.")
+    log_every: int = hparam(1, help="Steps between TensorBoard scalar writes.", check=positive)
+    print_every: int = hparam(100, help="Steps between plain progress lines when stdout is not "
+                              "a terminal (a log file or pipe); on a terminal Keras's progress "
+                              "bar is shown instead.", check=positive)
+    checkpoint_every: int = hparam(500, help="Steps between checkpoints (one is also written at "
+                                   "the end).", check=positive)
+    keep_checkpoints: int = hparam(3, help="Latest checkpoints to keep.", check=positive)
+    overwrite: bool = hparam(False, help="Replace the run in --workdir instead of resuming it.")
+    jit_compile: bool = hparam(None, help="Compile the train step with XLA (default: where it "
+                               "measured faster, training/xla.py; off under multi-device "
+                               "strategies).")
+    mixed_precision: bool = hparam(False, help="float16 compute with float32 variables/outputs "
+                                   "and loss scaling of both optimizers.")
+    strategy: str = hparam("default", help="tf.distribute strategy; multi_worker reads "
+                           "TF_CONFIG.", choices=STRATEGIES)
+    devices: str = hparam(None, help="mirrored: comma-separated devices (default: all GPUs, "
+                          "else all CPUs).")
+    tpu: str = hparam(None, help="tpu: the TPU's name or grpc:// address.")
+    dataset_used: str = _filled_in(resume="same")  # the dataset actually trained on
+    dataset_note: str = _filled_in()   # why it differs from `dataset`, if it does
+    class_names: list = _filled_in()   # a folder's class sub-folders, in label order
 
     def save(self, path):
         tmp = path + ".tmp"
@@ -79,12 +105,48 @@ class Config:
             return cls(**json.load(f))
 
 
+SETTINGS = [f for f in dataclasses.fields(Config) if is_setting(f)]
+HYPERPARAMETERS = [f.name for f in dataclasses.fields(_Hyperparameters)]
+
 # What validate and resolve know of a folder before it is read: images, classes maybe.
 _FOLDER = DATASETS["mnist_5k"]
 
-VARIANT_OVERRIDES = ("batch_size", "d_steps", "loss", "latent_dim", "d_lr", "g_lr", "beta_1",
-                     "beta_2", "gp_weight", "clip_value", "train_steps", "width", "data_scale",
-                     "train_points", "d_norm", "g_norm", "g_arch", "g_width")
+
+def _data_kind(dataset):
+    """The kinds of data (models/hparams.py DATA_KINDS) that `dataset` is."""
+    if dataset.startswith(FOLDER_PREFIX):
+        return {"image", "folder"}
+    return {"image"} if DATASETS[dataset].is_image else {"toy"}
+
+
+def _takers(name):
+    """The variants whose model class takes the option `name`."""
+    return [v for v, row in VARIANTS.items() if name in row.model_class.options]
+
+
+def _check_setting(field, value, config):
+    """Raises ConfigError for a value of one setting that its declaration refuses."""
+    m, name = field.metadata, field.name
+    choices = choices_of(field) if m["choices"] is not None else None
+    if choices is not None and value not in choices and value != m["neutral"]:
+        raise ConfigError(f"--{name} must be one of {', '.join(choices)}, got {value!r}")
+    problem = m["check"] and m["check"](value)
+    if problem:
+        raise ConfigError(f"--{name} {problem}")
+    if m["data"] and m["data"] not in _data_kind(config.dataset) and value != m["neutral"]:
+        # The neutral value is what a resolved run on other data records: it may be resolved
+        # again.
+        raise ConfigError(f"--{name} applies to {DATA_KINDS[m['data']]}, not {config.dataset}; "
+                          f"drop --{name}")
+    model_class = VARIANTS[config.model].model_class
+    if m["only_some"] and value != getattr(VARIANTS[config.model], name):
+        if name not in model_class.options:
+            raise ConfigError(f"--{name} applies to {' and '.join(_takers(name))} only, not "
+                              f"{config.model}; drop --{name}")
+        allowed = model_class.options[name]
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"--{name} must be one of {', '.join(allowed)} for "
+                              f"{config.model}, got {value!r}")
 
 
 def validate(config):
@@ -97,58 +159,10 @@ def validate(config):
     elif config.dataset not in DATASETS:
         raise ConfigError(f"--dataset={config.dataset} is not a dataset; choose one of "
                           f"{', '.join(DATASETS)}, or folder:DIR (a directory of images)")
-    if config.channels is not None:
-        if config.channels not in (1, 3):
-            raise ConfigError(f"--channels must be 1 or 3, got {config.channels}")
-        if not config.dataset.startswith(FOLDER_PREFIX):
-            raise ConfigError("--channels applies to --dataset=folder:DIR only; drop it")
-    is_toy = not DATASETS.get(config.dataset, _FOLDER).is_image
-    for name, neutral in (("data_scale", 1.0), ("train_points", 0)):
-        # The neutral value is what a resolved image run records: it may be resolved again.
-        if getattr(config, name) not in (None, neutral) and not is_toy:
-            raise ConfigError(f"--{name} applies to the toy mixtures (ring8, grid25), not "
-                              f"{config.dataset}; drop --{name}")
-    if config.data_scale is not None and config.data_scale <= 0:
-        raise ConfigError(f"--data_scale must be positive, got {config.data_scale}")
-    if config.train_points is not None and config.train_points < 0:
-        raise ConfigError(f"--train_points must be >= 0 (0: fresh draws every batch), got "
-                          f"{config.train_points}")
-    if config.loss is not None and config.loss != VARIANTS[config.model].loss:
-        if config.model not in ("gan", "dcgan"):
-            raise ConfigError(f"--loss applies to gan and dcgan only, not {config.model} "
-                              "(its loss is fixed by its paper); drop --loss")
-        if config.loss not in LOSS_CHOICES:
-            raise ConfigError(f"--loss must be one of {', '.join(LOSS_CHOICES)}")
-    for name, value, choices in (("d_norm", config.d_norm, NORMS),
-                                 ("g_norm", config.g_norm, ("batch", "none")),
-                                 ("g_arch", config.g_arch, ARCHS)):
-        if value not in (None, *choices) and not (name == "g_arch" and value == ""):  # "": D's
-            raise ConfigError(f"--{name} must be one of {', '.join(choices)}, got {value!r}")
-    for name in ("train_steps", "steps_per_epoch", "batch_size", "d_steps", "latent_dim",
-                 "d_lr", "g_lr", "width", "image_size", "log_every", "print_every", "checkpoint_every",
-                 "keep_checkpoints"):
-        value = getattr(config, name)
-        if value is not None and value <= 0:
-            raise ConfigError(f"--{name} must be positive, got {value}")
-    if config.train_examples is not None and config.train_examples < 0:
-        raise ConfigError(f"--train_examples must be >= 0 (0: all), got {config.train_examples}")
-    if config.train_examples and is_toy:
-        raise ConfigError("--train_examples is for image datasets; toy mixtures take "
-                          "--train_points")
-    if config.g_width is not None and config.g_width < 0:
-        raise ConfigError(f"--g_width must be positive (0: --width), got {config.g_width}")
-    for name in ("beta_1", "beta_2"):
-        value = getattr(config, name)
-        if value is not None and not 0 <= value < 1:
-            raise ConfigError(f"--{name} must be in [0, 1), got {value}")
-    critics = ", ".join(n for n, v in VARIANTS.items() if issubclass(v.model_class, WGAN))
-    for name in ("gp_weight", "clip_value"):
-        value = getattr(config, name)
-        if value is not None and value < 0:
-            raise ConfigError(f"--{name} must be >= 0, got {value}")
-        if value and not issubclass(VARIANTS[config.model].model_class, WGAN):
-            raise ConfigError(f"--{name} applies to the Wasserstein critics ({critics}), not "
-                              f"{config.model}; drop --{name}")
+    for field in SETTINGS:
+        value = getattr(config, field.name)
+        if value is not None:
+            _check_setting(field, value, config)
     if (VARIANTS[config.model].model_class.uses_labels
             and DATASETS.get(config.dataset, _FOLDER).num_classes == 0):
         raise ConfigError(f"{config.model} needs class labels and {config.dataset} has none; "
@@ -164,33 +178,94 @@ def resolve(config):
     else its image row; the flags given override it field by field."""
     validate(config)
     is_image = DATASETS.get(config.dataset, _FOLDER).is_image
-    variant = variant_for(config.model, config.dataset, config.toy_defaults)
-    if not is_image and variant.arch in IMAGE_ARCHS:
-        variant = dataclasses.replace(variant, arch="mlp")  # the image nets' stand-in on points
-    if not variant.width:
-        variant = dataclasses.replace(
-            variant, width=64 if variant.arch in IMAGE_ARCHS else 512)
-    row = variant
-    overrides = {k: getattr(config, k) for k in VARIANT_OVERRIDES if getattr(config, k) is not None}
-    variant = dataclasses.replace(variant, **overrides)
-    if not is_image and variant.g_arch in IMAGE_ARCHS:
-        variant = dataclasses.replace(variant, g_arch="mlp")
-    if variant.g_arch == variant.arch:
-        variant = dataclasses.replace(variant, g_arch="")  # "" is "D's": one spelling recorded
-    g_arch = variant.g_arch or variant.arch
-    if g_arch not in G_NORM_ARCHS:  # no batch norm to keep or remove: record the truth
+    row = variant_for(config.model, config.dataset, config.toy_defaults)
+    arch = ARCHITECTURES[row.arch].for_data(is_image)  # e.g. the image nets' stand-in on points
+    row = dataclasses.replace(row, arch=arch, width=row.width or ARCHITECTURES[arch].width)
+    overrides = {k: getattr(config, k) for k in HYPERPARAMETERS if getattr(config, k) is not None}
+    variant = dataclasses.replace(row, **overrides)
+    g_arch = ARCHITECTURES[variant.g_arch or variant.arch].for_data(is_image)
+    # "" is "D's": one spelling recorded.
+    variant = dataclasses.replace(variant, g_arch="" if g_arch == variant.arch else g_arch)
+    if not ARCHITECTURES[g_arch].g_norm:  # no batch norm to keep or remove: record the truth
         if config.g_norm == "batch":
             raise ConfigError(f"--g_norm applies to generators with batch norm "
-                              f"({', '.join(G_NORM_ARCHS)}); the {g_arch} generator has none: "
-                              "drop --g_norm")
+                              f"({', '.join(archs_with('g_norm'))}); the {g_arch} generator has "
+                              "none: drop --g_norm")
         variant = dataclasses.replace(variant, g_norm="none")
-    if config.d_norm not in (None, row.d_norm) and variant.arch not in D_NORM_ARCHS:
-        raise ConfigError(f"--d_norm applies to the {', '.join(D_NORM_ARCHS)} discriminators, "
-                          f"not {variant.arch} (its reference fixes it); drop --d_norm")
+    if config.d_norm not in (None, row.d_norm) and not ARCHITECTURES[variant.arch].d_norm:
+        raise ConfigError(f"--d_norm applies to the {', '.join(archs_with('d_norm'))} "
+                          f"discriminators, not {variant.arch} (its reference fixes it); drop "
+                          "--d_norm")
     filled = dataclasses.replace(config, train_examples=config.train_examples or 0,
-                                 **{k: getattr(variant, k) for k in VARIANT_OVERRIDES})
+                                 **{k: getattr(variant, k) for k in HYPERPARAMETERS})
     if variant.train_points and variant.train_points < variant.batch_size * variant.d_steps:
         raise ConfigError(f"--train_points={variant.train_points} is fewer than one step's "
                           f"{variant.batch_size * variant.d_steps} points (batch_size x "
                           "d_steps); pass more, or 0 for fresh draws")
     return filled, variant
+
+
+def resume_mismatch(previous, config):
+    """The first (name, recorded value, asked value) of a setting that must be the same to
+    resume the run `previous` (a loaded config.json) with `config`, or None."""
+    own = [f for f in dataclasses.fields(Config) if f.name not in HYPERPARAMETERS]
+    for field in own + list(dataclasses.fields(_Hyperparameters)):  # the model's name first
+        rule = field.metadata.get("resume")
+        old, new = getattr(previous, field.name), getattr(config, field.name)
+        if rule is None or (rule == "same_if_recorded" and old is None):
+            continue  # no rule, or recorded only by later versions than `previous`'s
+        if old != new:
+            return field.name, old, new
+    return None
+
+
+# === The command line ===
+
+def define_flags(flag_values):
+    """Defines a flag for every setting of Config on absl's `flag_values`: its type from the
+    field's annotation, an enum where it has choices, None as the default of a hyperparameter
+    (the variant's value)."""
+    from absl import flags
+
+    for field in SETTINGS:
+        m = field.metadata
+        default = m.get("flag_default", field.default)
+        help_text = m["help"] + (" Default: the variant's (docs/variants.md)."
+                                 if field.name in HYPERPARAMETERS else "")
+        if m["choices"] is not None:
+            flags.DEFINE_enum(field.name, default, list(choices_of(field)), help_text,
+                              flag_values=flag_values)
+        else:
+            define = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
+                      str: flags.DEFINE_string, bool: flags.DEFINE_bool}[field.type]
+            define(field.name, default, help_text, flag_values=flag_values)
+
+
+def config_from_flags(flag_values):
+    """The Config of parsed flags; the run directory defaults to runs/<model>."""
+    values = {f.name: flag_values[f.name].value for f in SETTINGS}
+    values["workdir"] = values["workdir"] or f"runs/{values['model']}"
+    return Config(**values)
+
+
+def markdown_table():
+    """docs/options.md's table of every setting (a test keeps the page equal to it)."""
+    rows = ["| flag | type | default | applies to | resume | help |", "|---|---|---|---|---|---|"]
+    for field in SETTINGS:
+        m = field.metadata
+        default = m.get("flag_default", field.default)
+        default = ("the variant's" if field.name in HYPERPARAMETERS
+                   else "-" if default is None else f"`{default}`")
+        applies = (", ".join(f"`{v}`" for v in _takers(field.name)) if m["only_some"]
+                   else DATA_KINDS[m["data"]] if m["data"] else "all")
+        kind = ("one of " + ", ".join(choices_of(field)) if m["choices"] is not None
+                else field.type.__name__)
+        resume = {"same": "must match", "same_if_recorded": "must match (if recorded)",
+                  None: "-"}[m["resume"]]
+        rows.append(f"| `--{field.name}` | {kind} | {default} | {applies} | {resume} | "
+                    f"{m['help']} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

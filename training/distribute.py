@@ -24,9 +24,7 @@ import socket
 
 import tensorflow as tf
 
-from training.config import ConfigError
-
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+from training.config import STRATEGIES, ConfigError
 
 
 def split_cpu(count):

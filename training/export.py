@@ -1,10 +1,10 @@
 """Exports the generator as a TF SavedModel that needs nothing of this repo to load.
 
-Contract (README, "Sampling from an exported generator"):
+Contract (docs/export.md):
 - signature `sample(num_samples: int32 scalar, seed: int32 scalar)` -> `samples` (float32:
   images NHWC in [0, 1], or 2-D points for toy data, in the data's own coordinates: a toy
-  protocol that trains on data divided by `data_scale` has G's output multiplied back), plus `labels` int32 [N] (AC-GAN: the class
-  asked for), `categorical` int32 [N] and `continuous` float32 [N, k] (InfoGAN). Same seed, same
+  protocol that trains on data divided by `data_scale` has G's output multiplied back), plus
+  `labels` int32 [N] (AC-GAN: the class asked for), `categorical` int32 [N] and `continuous` float32 [N, k] (InfoGAN). Same seed, same
   samples: the latents are drawn with stateless RNG.
 - signature `serving_default(z[, labels][, categorical, continuous])` -> `samples`: the generator
   on explicit inputs.
@@ -21,47 +21,33 @@ import keras
 import tensorflow as tf
 
 
-def export_generator(generator, latent_spec, is_image, path, discriminator=None, class_names=(),
-                     data_scale=1.0):
-    """Writes `generator` with the signatures above to `path`; `discriminator` (InfoGAN) adds
-    `infer_codes`, `class_names` (one per label) adds `class_names`; `data_scale` (toy data)
-    is what the training data was divided by."""
-    spec = latent_spec
+def export_generator(gan, is_image, path, class_names=()):
+    """Writes `gan`'s generator with the signatures above to `path`; the latent (models/
+    latent.py) gives the inputs and their bounds, the model any signatures of its own
+    (`export_endpoints`: InfoGAN's `infer_codes`); `class_names` (one per label) adds
+    `class_names`. A toy protocol's G is multiplied back by `variant.data_scale`."""
+    spec, generator, data_scale = gan.latent, gan.generator, gan.variant.data_scale
 
     def to_output(x):
         x = tf.cast(x, tf.float32)
         return tf.clip_by_value((x + 1.0) / 2.0, 0.0, 1.0) if is_image else x * data_scale
 
-    def check(latents):
-        checks = []
-        for name, bound in (("labels", spec.num_classes), ("categorical", spec.num_categorical)):
-            if bound:
-                message = f"{name} must be in [0, {bound})"
-                checks += [tf.debugging.assert_less(latents[name], bound, message=message),
-                           tf.debugging.assert_non_negative(latents[name], message=message)]
-        return checks
+    def to_model_input(samples):
+        """The inverse of `to_output`: samples in the export's format -> what D takes."""
+        return samples * 2.0 - 1.0 if is_image else samples / data_scale
 
     def generate(latents):
-        with tf.control_dependencies(check(latents)):
+        with tf.control_dependencies(spec.checks(latents)):
             return to_output(generator(spec.generator_input(latents), training=False))
 
     def sample(num_samples, seed):
         with tf.control_dependencies([tf.debugging.assert_non_negative(
                 num_samples, message="num_samples must be >= 0")]):
             latents = spec.sample(num_samples, tf.stack([seed, 0]))
-        outputs = {"samples": generate(latents)}
-        for name in ("labels", "categorical", "continuous"):
-            if name in latents:
-                outputs[name] = latents[name]
-        return outputs
+        return {"samples": generate(latents),
+                **{name: value for name, value in latents.items() if name != "z"}}
 
-    inputs = [tf.TensorSpec([None, spec.noise_dim], tf.float32, name="z")]
-    if spec.num_classes:
-        inputs.append(tf.TensorSpec([None], tf.int32, name="labels"))
-    if spec.num_categorical:
-        inputs.append(tf.TensorSpec([None], tf.int32, name="categorical"))
-    if spec.num_continuous:
-        inputs.append(tf.TensorSpec([None, spec.num_continuous], tf.float32, name="continuous"))
+    inputs = spec.serving_inputs()
 
     def serve(*args):
         return {"samples": generate({s.name: a for s, a in zip(inputs, args)})}
@@ -72,25 +58,12 @@ def export_generator(generator, latent_spec, is_image, path, discriminator=None,
         tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int32, name="seed")])
     archive.add_endpoint("serving_default", serve, input_signature=inputs)
     archive.add_endpoint("latent_spec", lambda: {
-        **{name: tf.constant(getattr(spec, name), tf.int32)
-           for name in ("noise_dim", "num_classes", "num_categorical", "num_continuous")},
-        "noise_uniform": tf.constant(int(spec.noise == "uniform"), tf.int32)},
+        name: tf.constant(size, tf.int32) for name, size in spec.sizes().items()},
         input_signature=[])
     if class_names:
         names = list(class_names)
         archive.add_endpoint("class_names", lambda: {"names": tf.constant(names)},
                              input_signature=[])
-    if discriminator is not None and spec.num_categorical:
-        archive.track(discriminator)
-
-        def infer_codes(samples):
-            x = samples * 2.0 - 1.0 if is_image else samples / data_scale
-            heads = discriminator(x, training=False)
-            outputs = {"categorical_logits": tf.cast(heads["code_logits"], tf.float32)}
-            if spec.num_continuous:
-                outputs["continuous_mean"] = tf.cast(heads["code_mean"], tf.float32)
-            return outputs
-
-        archive.add_endpoint("infer_codes", infer_codes, input_signature=[tf.TensorSpec(
-            [None, *generator.output_shape[1:]], tf.float32, name="samples")])
+    gan.export_endpoints(archive, to_model_input, tf.TensorSpec(
+        [None, *generator.output_shape[1:]], tf.float32, name="samples"))
     archive.write_out(path, verbose=False)

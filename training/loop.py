@@ -21,25 +21,13 @@ import numpy as np
 import tensorflow as tf
 
 from data.datasets import balanced_subset, load, make_train_dataset
-from models.networks import IMAGE_ARCHS, check_shape
+from models.networks import check_shape
+from training import checkpoints, workdir
 from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
                                 SamplePictures, ScalarLogger, StopOnSignal)
-from training.config import Config, ConfigError, resolve
+from training.config import ConfigError, resolve
 from training.distribute import is_chief, is_peer_failure, lost_peers, make_strategy
-from training.export import export_generator
-from training.workdir import WorkdirLock, tree_size, write_failure
-
-# Settings that must match for a workdir to be resumed.
-RUN_IDENTITY = ("model", "dataset_used", "image_size", "latent_dim", "width", "batch_size",
-                "d_steps", "seed", "data_scale", "train_points", "d_norm", "g_norm", "g_arch",
-                "g_width", "train_examples")
-# Recorded only since the toy protocols (#11) or later: a config.json without them is not
-# compared on them.
-NEWER_IDENTITY = ("data_scale", "train_points", "d_norm", "g_norm", "g_arch", "g_width",
-                  "train_examples")
-# What a run writes in its workdir (removed by --overwrite).
-RUN_FILES = ("config.json", "train", "checkpoints", "saved_model", "saved_model.new",
-             "saved_model.old")
+from training.xla import resolve_jit_compile
 
 
 def make_optimizer(variant, lr, mixed_precision=False):
@@ -67,55 +55,6 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False, steps
                 make_optimizer(variant, variant.g_lr, config.mixed_precision),
                 jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     return gan
-
-
-# XLA by default on one device, by device, step kind and whether TensorFlow's oneDNN kernels are
-# on: what benchmarks.train_step measured (README, "Speed"). On the 2-core CPU, with TensorFlow's
-# own (Eigen) kernels, XLA sped up the DCGAN step 1.25-1.49x and gan_toy.py's MLP wgan_gp step
-# 1.18-1.42x. With oneDNN's kernels (train.py turns them on: TF_ENABLE_ONEDNN_OPTS=1), the
-# convolutional steps ran as fast or faster without XLA (DCGAN 266-268 ms against 299-336 ms;
-# acgan, infogan, wgan 1.00-1.12x), except the gradient penalty's (image wgan_gp: XLA 1.04x and
-# 1.26x faster), and the MLP steps stayed faster with it. Kinds: "mlp", "conv", "conv_gp"; the toy
-# protocols' nets are MLPs and the infogan_mnist nets convolutional. GPU: not measured here.
-XLA_DEFAULT = {(device, kind, onednn): True for device in ("CPU", "GPU")
-               for kind in ("mlp", "conv", "conv_gp") for onednn in (False, True)}
-XLA_DEFAULT["CPU", "conv", True] = False
-
-
-def onednn_enabled():
-    """Whether TensorFlow runs its oneDNN kernels in this process. It decides once, at import,
-    from TF_ENABLE_ONEDNN_OPTS (unset: on only for CPUs with AVX-512 VNNI or newer)."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):  # a TensorFlow without it: trust the variable
-        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
-
-
-def resolve_jit_compile(requested, strategy, network, onednn=None, gradient_penalty=False):
-    """Whether the step is compiled with XLA: the flag if given, else `XLA_DEFAULT` for this
-    device, the step's kind (`network`, models/networks.py ARCHS, and whether it has a gradient
-    penalty) and whether oneDNN's kernels are on (`onednn`; None: as in this process). Under a
-    multi-device strategy Keras cannot compile the step over mirrored variables
-    (KERAS3_TRAPS.md), so it is off there, said in one line."""
-    single = strategy.num_replicas_in_sync == 1 and not isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    if single:
-        device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-        kind = ("mlp" if network not in IMAGE_ARCHS else
-                "conv_gp" if gradient_penalty else "conv")
-        onednn = onednn_enabled() if onednn is None else onednn
-        return XLA_DEFAULT[device, kind, onednn] if requested is None else requested
-    if requested is not False:  # asked for, or the default: say why it is off
-        print(f"XLA is off: Keras cannot jit-compile a step under {type(strategy).__name__} "
-              f"with {strategy.num_replicas_in_sync} replicas; training without it", flush=True)
-    return False
-
-
-def make_checkpoint(gan):
-    return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
-                               d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer,
-                               step=gan.step)
 
 
 def split_for_d_steps(dataset, batch_size, d_steps):
@@ -155,81 +94,6 @@ class Interrupted(Exception):
 
 class LostWorker(RunError):
     """A peer of the cluster died; the message names it and the checkpoint to resume from."""
-
-
-def _prepare_workdir(config):
-    """Creates the workdir, or checks that the run in it can be resumed with `config`."""
-    config_path = os.path.join(config.workdir, "config.json")
-    if os.path.exists(config_path) and not config.overwrite:
-        try:
-            previous = Config.load(config_path)
-        except (ValueError, TypeError) as e:
-            raise ConfigError(f"{config_path} is unreadable ({e}); pass --overwrite to start a "
-                              "new run there, or use another --workdir") from None
-        for name in RUN_IDENTITY:
-            if name in NEWER_IDENTITY and getattr(previous, name) is None:
-                continue
-            if getattr(previous, name) != getattr(config, name):
-                raise ConfigError(
-                    f"{config.workdir} holds a run with {name}={getattr(previous, name)!r}, not "
-                    f"{getattr(config, name)!r}; use another --workdir, or pass --overwrite to "
-                    "replace that run")
-    try:
-        os.makedirs(config.workdir, exist_ok=True)
-        if config.overwrite:
-            for name in RUN_FILES:
-                path = os.path.join(config.workdir, name)
-                if os.path.isdir(path):
-                    shutil.rmtree(path)
-                elif os.path.exists(path):
-                    os.remove(path)
-        config.save(config_path)
-    except OSError as e:
-        raise ConfigError(f"cannot write to --workdir {config.workdir}: {e.strerror or e}; "
-                          "pass a writable directory") from None
-
-
-def _restore(checkpoint, manager):
-    """Restores the latest checkpoint, if any; a damaged one is reported, never trained over."""
-    latest = manager.latest_checkpoint
-    if not latest:
-        return None
-    try:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-    except Exception as e:  # noqa: BLE001 - whatever the damage, the answer is the same
-        reason = (getattr(e, "message", None) or str(e) or type(e).__name__).splitlines()[0]
-        older = [p for p in manager.checkpoints if p != latest]
-        raise RunError(f"cannot restore {latest} ({reason[:200]}); it is corrupt, truncated or "
-                       "from another model: delete its files to resume from "
-                       f"{older[-1] if older else 'scratch'}, or pass --overwrite to start over"
-                       ) from None
-    return latest
-
-
-def _export(gan, is_image, workdir, checkpoint, class_names=()):
-    """Writes the SavedModel beside the old one, then swaps it in: an export is never half done.
-    One that fails removes its partial files; the previous export and `checkpoint` stay."""
-    export_dir = os.path.join(workdir, "saved_model")
-    new, old = export_dir + ".new", export_dir + ".old"
-    for path in (new, old):
-        shutil.rmtree(path, ignore_errors=True)
-    try:
-        export_generator(gan.generator, gan.latent, is_image, new,
-                         gan.discriminator if gan.latent.num_categorical else None, class_names,
-                         data_scale=gan.variant.data_scale)
-    except (OSError, tf.errors.OpError) as e:
-        shutil.rmtree(new, ignore_errors=True)
-        previous = os.path.exists(export_dir)
-        cause, fix = write_failure(e, workdir, tree_size(export_dir) if previous else None)
-        raise RunError(f"could not export the generator to {export_dir}: {cause}; its partial "
-                       f"files were removed, {'the previous export and ' if previous else ''}"
-                       f"{checkpoint or 'the checkpoints'} are intact: {fix}, then rerun the "
-                       "same command to export") from None
-    if os.path.exists(export_dir):
-        os.replace(export_dir, old)
-    os.replace(new, export_dir)
-    shutil.rmtree(old, ignore_errors=True)
-    return export_dir
 
 
 def _real_points(data, n=1000):
@@ -297,8 +161,8 @@ def _train(config, verbose, callbacks, locks):
                                  dataset_note=data.note or None,
                                  class_names=list(data.class_names) or None)
     if chief:  # the lock first: --overwrite must never remove a live run
-        locks.append(WorkdirLock(config.workdir))
-        _prepare_workdir(config)
+        locks.append(workdir.WorkdirLock(config.workdir))
+        workdir.prepare(config)
     # Saving is collective under multi-worker: the others save to a scratch dir (removed).
     checkpoint_dir = (os.path.join(config.workdir, "checkpoints") if chief
                       else tempfile.mkdtemp(prefix="gan-worker-checkpoints-"))
@@ -307,12 +171,12 @@ def _train(config, verbose, callbacks, locks):
         gan = build_gan(config, variant, shape, data.spec.num_classes,
                         resolve_jit_compile(config.jit_compile, strategy, network,
                                             gradient_penalty=variant.gp_weight > 0))
-        checkpoint = make_checkpoint(gan)
+        checkpoint = checkpoints.make_checkpoint(gan)
         manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
                                              max_to_keep=config.keep_checkpoints)
         if not chief:  # restore what the chief saved
-            manager = _ReadFrom(manager, os.path.join(config.workdir, "checkpoints"))
-        resumed = _restore(checkpoint, manager)
+            manager = checkpoints.ReadFrom(manager, os.path.join(config.workdir, "checkpoints"))
+        resumed = checkpoints.restore(checkpoint, manager)
         # A checkpoint restores the learning rates it was saved with; the run's flags win.
         gan.d_optimizer.learning_rate = variant.d_lr
         gan.g_optimizer.learning_rate = variant.g_lr
@@ -368,8 +232,8 @@ def _train(config, verbose, callbacks, locks):
         if not chief:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
     if chief:
-        _export(gan, data.spec.is_image, config.workdir, manager.latest_checkpoint,
-                data.class_names)
+        checkpoints.export(gan, data.spec.is_image, config.workdir, manager.latest_checkpoint,
+                           data.class_names)
     return logs
 
 
@@ -387,20 +251,3 @@ def _lost_worker(error, strategy, gan, manager, workdir):
                       "restart every worker with its TF_CONFIG and the same command to resume")
 
 
-class _ReadFrom:
-    """A non-chief worker's CheckpointManager: saves to its scratch dir, restores the chief's."""
-
-    def __init__(self, manager, chief_dir):
-        self._manager, self._chief_dir = manager, chief_dir
-
-    def __getattr__(self, name):
-        return getattr(self._manager, name)
-
-    @property
-    def latest_checkpoint(self):
-        return tf.train.latest_checkpoint(self._chief_dir)
-
-    @property
-    def checkpoints(self):
-        latest = self.latest_checkpoint
-        return [latest] if latest else []

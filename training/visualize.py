@@ -1,5 +1,6 @@
-"""Pictures of a generator: fixed-noise grids (class rows for AC-GAN, code traversals for
-InfoGAN) and, for 2-D toy data, a scatter of samples over the real mixture.
+"""Pictures of a generator: grids of samples and, for 2-D toy data, a scatter of samples over
+the real mixture. Which latents a grid holds, and what names its rows and columns, is the
+latent's (models/latent.py `grids`: class rows for AC-GAN, code traversals for InfoGAN).
 
 Grids are drawn for people: upscaled (nearest neighbour, so pixels stay pixels) to about
 `MIN_TILE` pixels a tile, with each row named (class, code value) and traversal values over the
@@ -16,9 +17,7 @@ import tensorflow as tf
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the non-interactive backend is chosen)
 
-GRID_COLUMNS = 10
 MIN_TILE = 64      # pixels a grid tile is upscaled to, at least (an integer factor)
-TRAVERSAL = (-2.0, 2.0)  # range of an InfoGAN continuous code across the columns
 
 
 def image_grid(images, rows, cols):
@@ -30,53 +29,10 @@ def image_grid(images, rows, cols):
         rows * h, cols * w, c)
 
 
-def grid_latents(spec, seed=1234):
-    """Fixed latents for the sample grids: {tag: (latents, rows, cols)}.
-
-    - plain: 8 x 8 samples of fixed noise;
-    - AC-GAN (`spec.num_classes`): one row per class, the same noise down each column;
-    - InfoGAN: `categorical`: one row per category value, noise varying across columns
-      (continuous codes at 0); `continuous_j`: one row per category value, code j from -2 to 2
-      across the columns, the noise fixed per row, the other codes at 0.
-    """
-    cols = GRID_COLUMNS
-    draw = spec.sample(cols * max(spec.num_classes, spec.num_categorical, 1), [seed, 0])
-    if spec.num_classes:
-        rows = spec.num_classes
-        z = tf.tile(draw["z"][:cols], [rows, 1])
-        return {"classes": ({"z": z, "labels": tf.repeat(tf.range(rows), cols)}, rows, cols)}
-    if spec.num_categorical:
-        rows = spec.num_categorical
-        grids = {}
-        zero_codes = tf.zeros([rows * cols, spec.num_continuous])
-        grids["categorical"] = ({"z": draw["z"][:rows * cols],
-                                 "categorical": tf.repeat(tf.range(rows), cols),
-                                 "continuous": zero_codes}, rows, cols)
-        for j in range(spec.num_continuous):
-            sweep = np.zeros([rows * cols, spec.num_continuous], np.float32)
-            sweep[:, j] = np.tile(np.linspace(*TRAVERSAL, cols), rows)
-            grids[f"continuous_{j}"] = ({"z": tf.repeat(draw["z"][:rows], cols, axis=0),
-                                         "categorical": tf.repeat(tf.range(rows), cols),
-                                         "continuous": tf.constant(sweep)}, rows, cols)
-        return grids
-    return {"samples": (spec.sample(64, [seed, 0]), 8, 8)}
-
-
-def grid_labels(spec, tag, class_names=()):
-    """(row labels, column labels, title) of grid `tag` of `grid_latents(spec)`."""
-    cols = GRID_COLUMNS
-    if tag == "classes":
-        names = list(class_names) or [str(k) for k in range(spec.num_classes)]
-        return names, None, "one row per class, the same noise down each column"
-    if tag == "categorical":
-        return ([f"c={k}" for k in range(spec.num_categorical)], None,
-                "one row per categorical code value, noise varies across the columns")
-    if tag.startswith("continuous_"):
-        j = tag.split("_")[1]
-        return ([f"c={k}" for k in range(spec.num_categorical)],
-                [f"{v:+.1f}" for v in np.linspace(*TRAVERSAL, cols)],
-                f"continuous code {j} across the columns, noise fixed per row")
-    return None, None, ""
+def grid_png(images, grid):
+    """PNG bytes of the samples of a models/latent.py `Grid`, with its labels and title."""
+    return labelled_grid_png(images, grid.rows, grid.cols, grid.row_labels, grid.col_labels,
+                             grid.title)
 
 
 def labelled_grid_png(images, rows, cols, row_labels=None, col_labels=None, title=""):

@@ -3,6 +3,8 @@
 - `WorkdirLock`: an advisory lock (flock) on `<workdir>/run.lock`, held by the process that
   writes the run. The kernel drops it when that process ends, however it ends, so a run killed
   with SIGKILL leaves no stale lock: the next process takes it and resumes.
+- `prepare`: creates the workdir, or checks that the run in it can be resumed with this config
+  (the settings declared `resume="same"` in training/config.py must agree) before any write.
 - `remove_partial_checkpoint`, `write_failure`: a save that failed (a full disk, no
   permission) leaves no partial files, and is reported in plain words, not as TensorFlow's
   internal op names.
@@ -20,9 +22,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from training.config import ConfigError
+from training.config import Config, ConfigError, resume_mismatch
 
 LOCK_FILE = "run.lock"
+# What a run writes in its workdir (removed by --overwrite).
+RUN_FILES = ("config.json", "train", "checkpoints", "saved_model", "saved_model.new",
+             "saved_model.old")
 
 
 class WorkdirLock:
@@ -140,3 +145,33 @@ def write_failure(error, directory, needed=None):
     first = message.splitlines()[0] if message else type(error).__name__
     first = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\]", "", first)
     return re.sub(r"\s+", " ", first).strip(), "fix that"
+
+
+def prepare(config):
+    """Creates the workdir, or checks that the run in it can be resumed with `config`."""
+    config_path = os.path.join(config.workdir, "config.json")
+    if os.path.exists(config_path) and not config.overwrite:
+        try:
+            previous = Config.load(config_path)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{config_path} is unreadable ({e}); pass --overwrite to start a "
+                              "new run there, or use another --workdir") from None
+        mismatch = resume_mismatch(previous, config)
+        if mismatch:
+            name, recorded, asked = mismatch
+            raise ConfigError(
+                f"{config.workdir} holds a run with {name}={recorded!r}, not {asked!r}; use "
+                "another --workdir, or pass --overwrite to replace that run")
+    try:
+        os.makedirs(config.workdir, exist_ok=True)
+        if config.overwrite:
+            for name in RUN_FILES:
+                path = os.path.join(config.workdir, name)
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                elif os.path.exists(path):
+                    os.remove(path)
+        config.save(config_path)
+    except OSError as e:
+        raise ConfigError(f"cannot write to --workdir {config.workdir}: {e.strerror or e}; "
+                          "pass a writable directory") from None
