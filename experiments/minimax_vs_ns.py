@@ -9,7 +9,7 @@ same networks, seeds and data; Frechet distance and IS (eval.py's classifier) ov
 experiments/vanishing_gradients.py shows the gradient side of the claim; this one asks whether
 minimax learns at all here: it "learns" when its final Frechet distance is below a fifth of its
 step-0 value (the untrained generator's, about 750; a generator collapsed to one digit scores
-about as badly, README), and the comparison is the final FD per seed.
+about as badly, docs/results.md), and the comparison is the final FD per seed.
 """
 import time
 

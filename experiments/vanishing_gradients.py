@@ -72,7 +72,7 @@ QUICK = Settings(d_iterations=300, measure_every=20, measure_batch=500, g_steps=
 def _toy_generators(s, seed):
     """The repo's `gan` on ring8, trained by its own train_step; G's weights at each g_step."""
     # The image row's MLP `gan` (not PacGAN's toy protocol): the setup this experiment's
-    # figure and README numbers were measured with.
+    # figure and docs/results.md's numbers were measured with.
     config, variant = resolve(Config(model="gan", dataset="ring8", workdir="", seed=seed,
                                      width=s.toy_width, jit_compile=False, toy_defaults=False))
     data = load(config.dataset)

@@ -1,6 +1,6 @@
 """WGAN-GP on images (Gulrajani et al. 2017): the default `wgan_gp` run (DCGAN nets, layer norm
 in the critic, lambda 10, 5 critic updates, Adam 1e-4 with betas 0 / 0.9) trained on MNIST
-(mnist_5k offline) and scored by eval.py, for the README's table of default runs.
+(mnist_5k offline) and scored by eval.py, for docs/results.md's table of default runs.
 
     python -m experiments.wgan_gp_mnist [--seeds=0,1,2] [--quick]
 

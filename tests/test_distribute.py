@@ -105,7 +105,7 @@ def test_xla_falls_back_under_mirrored_with_one_line_unless_turned_off(capsys, r
 
 def test_xla_default_on_one_cpu_is_the_measured_rule_and_the_flag_wins():
     one = tf.distribute.get_strategy()
-    # README, "Speed": on the 2-core CPU with TensorFlow's own kernels XLA sped up every step;
+    # docs/speed.md: on the 2-core CPU with TensorFlow's own kernels XLA sped up every step;
     # with oneDNN's kernels the convolutional steps were as fast or faster without it, but for
     # the gradient penalty's, and the MLP steps stayed faster with it.
     for onednn in (False, True):

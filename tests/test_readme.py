@@ -2,7 +2,8 @@
 
 - every relative link and image points to a file of the project (and every #anchor to a heading
   or an `<a id>` of that page); no page cites a path outside the project;
-- the defaults tables of docs/variants.md are the ones `python -m models.variants` prints;
+- the defaults tables of docs/variants.md are the ones `python -m models.variants` prints, and
+  docs/options.md's table the one `python -m training.config` prints;
 - the commands the pages show that run in seconds are run (`python -m models.variants`,
   `python train.py --helpfull`, `python eval.py --help`); every other `python ...` command is
   checked to name a module or script that exists and only flags that it defines;
@@ -22,6 +23,7 @@ import warnings
 import pytest
 
 from models.variants import markdown_table, toy_markdown_table
+from training.config import markdown_table as options_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT_PACKAGES = ("models", "losses", "data", "training", "metrics", "experiments", "benchmarks")
@@ -44,7 +46,7 @@ PAGES = pages()
 
 
 def test_the_docs_pages_exist():
-    for page in ("variants", "data", "results", "speed", "reliability", "distributed",
+    for page in ("variants", "options", "data", "results", "speed", "reliability", "distributed",
                  "evaluation", "export", "keras_traps"):
         assert f"docs/{page}.md" in PAGES, f"docs/{page}.md is missing"
 
@@ -241,6 +243,12 @@ def defined_flags(path, seen=None):
 def unknown(flag_names, defined):
     return [f for f in flag_names
             if f not in defined and not (f.startswith("no") and f[2:] in defined)]
+
+
+def test_options_page_holds_the_table_of_every_setting():
+    """docs/options.md holds, byte for byte, the table `python -m training.config` prints."""
+    assert options_table() in PAGES["docs/options.md"], (
+        "run `python -m training.config` and paste the table into docs/options.md")
 
 
 def test_every_command_names_a_module_or_script_that_exists_and_its_flags(ran):
