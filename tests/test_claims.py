@@ -9,19 +9,17 @@ where the full runs part at step 250, 262 against 556-601; the full networks and
 took about 90 s beside another training), so the quick test checks what the full mode relies on:
 every run scored at step 0 and at each checkpoint, the training scalars matched to checkpoints,
 runs shared between experiments trained once, and every verdict derived from the numbers
-written beside it. The statistics and network changes are checked on their own below.
+written beside it. The statistics are checked on their own below, the networks the claims'
+settings build in test_networks.py.
 """
 import json
 import os
 
-import keras
 import numpy as np
 import pytest
 
 from experiments import batch_norm, curves, minimax_vs_ns, w_tracks_quality, wgan_gp_mnist
 from tests.test_experiments import written
-from training.config import Config, ConfigError, resolve
-from training.loop import build_gan
 
 
 def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path):
@@ -128,56 +126,3 @@ def test_critics_compared_across_generators_checkpoint_by_checkpoint_even_after_
     assert estimate["across_generators"] == [
         {"seed": 1, "checkpoints": 3, "agree": 2, "disagree_at_steps": [250]}]
     assert estimate["within_run"]["wgan"][0]["checkpoints"] == 4
-
-
-@pytest.mark.parametrize("fields, g_bn, d_norm_layers, g_dense_512", [
-    ({}, True, 1, 0),
-    ({"g_norm": "none", "d_norm": "none"}, False, 0, 0),
-    ({"g_arch": "mlp", "g_width": 512}, False, 1, 3),
-])
-def test_batch_norm_and_mlp_generator_settings_build_what_they_say(fields, g_bn, d_norm_layers,
-                                                                   g_dense_512):
-    config, variant = resolve(Config(model="wgan", dataset="mnist_5k", **fields))
-    assert resolve(config) == (config, variant)  # what config.json records resolves the same
-    gan = build_gan(config, variant, (28, 28, 1), 10)
-    g_layers = gan.generator.layers
-    assert any(isinstance(l, keras.layers.BatchNormalization) for l in g_layers) == g_bn
-    assert sum(isinstance(l, keras.layers.BatchNormalization)
-               for l in gan.discriminator.layers) == d_norm_layers
-    dense = [l for l in g_layers if isinstance(l, keras.layers.Dense)]
-    assert sum(l.units == 512 for l in dense) == g_dense_512
-    if not g_bn:  # batch norm's beta was the bias: without it every layer has its own
-        assert all(l.use_bias for l in g_layers
-                   if isinstance(l, (keras.layers.Dense, keras.layers.Conv2DTranspose)))
-    assert gan.generator(np.zeros([2, 100], np.float32)).shape == (2, 28, 28, 1)
-
-
-def test_norm_flags_refuse_nets_they_do_not_apply_to():
-    with pytest.raises(ConfigError, match="the mlp generator has none"):
-        resolve(Config(model="wgan", dataset="mnist_5k", g_arch="mlp", g_norm="batch"))
-    for bad in ("group", ""):
-        with pytest.raises(ConfigError, match="--d_norm must be one of"):
-            resolve(Config(model="dcgan", dataset="mnist_5k", d_norm=bad))
-    # A toy protocol's fixed nets: its own row's value resolves, another is refused.
-    config, _ = resolve(Config(model="wgan_gp", dataset="grid25"))
-    assert config.d_norm == "none" and config.g_norm == "none"
-    with pytest.raises(ConfigError, match="--d_norm applies to"):
-        resolve(Config(model="wgan_gp", dataset="grid25", d_norm="layer"))
-
-
-def test_seeds_must_be_integers_said_in_one_line():
-    from experiments.common import ExperimentError
-    assert curves.seed_list(["2", "0"], 5, quick=False) == [2, 0]
-    assert curves.seed_list(["2", "0"], 5, quick=True) == [5]
-    with pytest.raises(ExperimentError, match="--seeds takes integers"):
-        curves.seed_list(["x"], 0, quick=False)
-
-
-def test_a_run_resumes_only_with_the_networks_it_was_trained_with(tmp_path):
-    from training.loop import train
-    fields = dict(model="dcgan", dataset="mnist_5k", workdir=str(tmp_path / "run"), train_steps=1,
-                  batch_size=8, width=8, jit_compile=False)
-    train(Config(**fields, g_norm="none", d_norm="none"), verbose=0)
-    with pytest.raises(ConfigError, match="holds a run with d_norm='none', not 'batch'"):
-        train(Config(**dict(fields, train_steps=2)), verbose=0)
-    train(Config(**dict(fields, train_steps=2), g_norm="none", d_norm="none"), verbose=0)

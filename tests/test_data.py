@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from data import datasets
 from data.datasets import DatasetError, TOY_CENTRES, TOY_STDS, load, make_train_dataset
@@ -43,9 +44,21 @@ def test_pipeline_is_a_function_of_seed_and_step():
     assert not np.array_equal(a[0], other)
 
 
-def test_image_size_resizes():
-    x, _ = next(iter(make_train_dataset(load("mnist_5k"), 4, 0, image_size=32)))
-    assert x.shape == (4, 32, 32, 1)
+def test_image_size_resizes_each_digit_of_the_same_batch():
+    """--image_size=32 gives the batch of the same seed and step, each digit resized: its labels,
+    values in [-1, 1], and each image scaled back to 28 x 28 is its own digit (it matches the
+    unresized one better than any other digit of the batch does)."""
+    data = load("mnist_5k")
+    x28, y28 = next(iter(make_train_dataset(data, 16, 0)))
+    x32, y32 = next(iter(make_train_dataset(data, 16, 0, image_size=32)))
+    assert x32.shape == (16, 32, 32, 1) and x32.dtype == tf.float32
+    np.testing.assert_array_equal(y28, y32)
+    assert -1.0 <= float(tf.reduce_min(x32)) and float(tf.reduce_max(x32)) <= 1.0
+    back = tf.image.resize(x32, (28, 28), antialias=True).numpy().reshape(16, -1)
+    x28 = x28.numpy().reshape(16, -1)
+    errors = np.abs(back[:, None] - x28[None]).mean(-1)  # [resized i, original j]
+    assert errors.diagonal().max() < 0.1
+    np.testing.assert_array_equal(errors.argmin(1), np.arange(16))
 
 
 @pytest.mark.parametrize("name", ["ring8", "grid25"])

@@ -130,15 +130,48 @@ def test_saved_model_loads_and_samples_without_this_repo(runs, tmp_path):
                             "num_continuous": 0, "noise_uniform": 0}}
 
 
+def _offset_of(picture, block, near, reach=4):
+    """(row, col) within `reach` pixels of `near` where `block` [h, w, 3] lies in `picture`
+    to within 1 grey level, else None."""
+    h, w = block.shape[:2]
+    for dr in range(-reach, reach + 1):
+        for dc in range(-reach, reach + 1):
+            r, c = near[0] + dr, near[1] + dc
+            window = picture[r:r + h, c:c + w, :3].astype(int)
+            if r >= 0 and c >= 0 and window.shape[:2] == (h, w) and (
+                    np.abs(window - block).max() <= 1):
+                return r, c
+    return None
+
+
 @pytest.mark.parametrize("model", list(RUNS))
-def test_eval_writes_a_png_grid(runs, model, tmp_path):
-    png = evaluation.sample_png(evaluation.load_sampler(str(runs / model / "saved_model")))
-    image = tf.io.decode_png(png).numpy()
+def test_eval_writes_a_png_of_exactly_the_exported_samples(runs, model):
+    """eval.py's picture is the export's own `sample(100, seed)`: for images a 10 x 10 grid of
+    those samples, each pixel drawn as a 3 x 3 block (28 -> 84 >= MIN_TILE), found pixel for
+    pixel under the title; for points, a scatter whose generated (orange) dots are there."""
+    sampler = evaluation.load_sampler(str(runs / model / "saved_model"))
+    picture = tf.io.decode_png(evaluation.sample_png(sampler, seed=2)).numpy()
     if RUNS[model] == "ring8":
-        assert image.shape[2] in (3, 4) and image.shape[0] > 100
-    else:
-        # 10 x 10 grid of 28 x 28 digits, each upscaled 3x (>= 64 pixels) for viewing.
-        assert image.shape[0] >= 10 * 84 and image.shape[1] >= 10 * 84
+        assert picture.shape[:2] == (400, 400)  # 5 x 5 inches at 80 dpi
+        orange = (picture[..., 0] > 200) & (picture[..., 1] > 100) & (picture[..., 1] < 180) & (
+            picture[..., 2] < 80)
+        assert orange.sum() > 5  # 2 steps of training: the points sit close together
+        return
+    samples = sampler.signatures["sample"](num_samples=tf.constant(100),
+                                           seed=tf.constant(2))["samples"].numpy()
+    tiles = samples.reshape(10, 10, 28, 28).transpose(0, 2, 1, 3).reshape(280, 280)
+    block = np.round(tiles.repeat(3, 0).repeat(3, 1) * 255).astype(int)[..., None].repeat(3, -1)
+    assert picture.shape[:2] == (840 + 60, 840 + 20)  # title 0.5 in above, 0.1 in margins
+    assert _offset_of(picture, block, near=(50, 10)) is not None
+    other = sampler.signatures["sample"](num_samples=tf.constant(100),
+                                         seed=tf.constant(3))["samples"].numpy()
+    other = other.reshape(10, 10, 28, 28).transpose(0, 2, 1, 3).reshape(280, 280)
+    other = np.round(other.repeat(3, 0).repeat(3, 1) * 255).astype(int)[..., None].repeat(3, -1)
+    # The check can fail: 3 grey levels off, or another seed's samples where they differ (after
+    # 2 steps InfoGAN's G is still nearly constant in z).
+    assert _offset_of(picture, np.clip(block + 3, 0, 255), near=(50, 10)) is None
+    if np.abs(other - block).max() > 2:
+        assert _offset_of(picture, other, near=(50, 10)) is None
 
 
 def test_eval_refuses_a_directory_that_is_not_an_export(tmp_path):

@@ -1,10 +1,14 @@
 """Networks are sized from the data shape and follow the DCGAN conventions."""
+import keras
+import numpy as np
 import pytest
 from keras import layers
 
 from data.datasets import DatasetError
 from models.networks import build_discriminator, build_generator, check_shape, dcgan_plan
 from models.variants import VARIANTS
+from training.config import Config, resolve
+from training.loop import build_gan
 
 
 @pytest.mark.parametrize("shape,plan", [((28, 28, 1), (7, 2)), ((32, 32, 3), (4, 3)),
@@ -99,3 +103,25 @@ def test_acgan_class_embedding_multiplies_the_noise():
     got = gan.generator(gan.latent.generator_input({"z": z, "labels": tf.constant(labels)}))
     np.testing.assert_allclose(got, networks(z * embedding[labels]), atol=1e-6)
     assert networks.input_shape == (None, 100)
+
+
+@pytest.mark.parametrize("fields, g_bn, d_norm_layers, g_dense_512", [
+    ({}, True, 1, 0),
+    ({"g_norm": "none", "d_norm": "none"}, False, 0, 0),
+    ({"g_arch": "mlp", "g_width": 512}, False, 1, 3),
+])
+def test_batch_norm_and_mlp_generator_settings_build_what_they_say(fields, g_bn, d_norm_layers,
+                                                                   g_dense_512):
+    config, variant = resolve(Config(model="wgan", dataset="mnist_5k", **fields))
+    assert resolve(config) == (config, variant)  # what config.json records resolves the same
+    gan = build_gan(config, variant, (28, 28, 1), 10)
+    g_layers = gan.generator.layers
+    assert any(isinstance(l, keras.layers.BatchNormalization) for l in g_layers) == g_bn
+    assert sum(isinstance(l, keras.layers.BatchNormalization)
+               for l in gan.discriminator.layers) == d_norm_layers
+    dense = [l for l in g_layers if isinstance(l, keras.layers.Dense)]
+    assert sum(l.units == 512 for l in dense) == g_dense_512
+    if not g_bn:  # batch norm's beta was the bias: without it every layer has its own
+        assert all(l.use_bias for l in g_layers
+                   if isinstance(l, (keras.layers.Dense, keras.layers.Conv2DTranspose)))
+    assert gan.generator(np.zeros([2, 100], np.float32)).shape == (2, 28, 28, 1)

@@ -11,9 +11,8 @@ from absl import flags
 
 from models.hparams import choices_of
 from models.variants import VARIANTS
-from training import workdir
 from training.config import (HYPERPARAMETERS, SETTINGS, Config, ConfigError, config_from_flags,
-                             define_flags, resolve, resume_mismatch, validate)
+                             define_flags, validate)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,61 +87,3 @@ def test_a_loss_the_class_does_not_offer_is_refused_in_one_line(tmp_path):
                                           "gan, got 'wasserstein'"):
         validate(Config(model="gan", dataset="mnist_5k", workdir=str(tmp_path),
                         loss="wasserstein"))
-
-
-def _resolved(tmp_path, **fields):
-    config, _ = resolve(Config(model="dcgan", dataset="mnist_5k", workdir=str(tmp_path),
-                               **fields))
-    return dataclasses.replace(config, dataset_used="mnist_5k")
-
-
-@pytest.mark.parametrize("field", [f for f in dataclasses.fields(Config)
-                                   if f.metadata.get("resume")], ids=lambda f: f.name)
-def test_resume_identity_is_the_declared_settings(field, tmp_path):
-    """A run directory is refused, in one line, when a `resume` setting differs; a setting an
-    older config.json did not record is not compared ("same_if_recorded")."""
-    config = _resolved(tmp_path)
-    workdir.prepare(config)
-    value = getattr(config, field.name)
-    if field.name in ("d_norm", "g_norm"):
-        changed = "none" if value != "none" else "batch"
-    elif isinstance(value, str):
-        changed = value + "_other" if value else "mlp"
-    elif isinstance(value, float):
-        changed = value + 0.5
-    else:  # int, or None (image_size: the dataset's own)
-        changed = (value or 0) + 1
-    asked = dataclasses.replace(config, **{field.name: changed})
-    assert resume_mismatch(config, asked) == (field.name, value, changed)
-    with pytest.raises(ConfigError, match=f"holds a run with {field.name}="):
-        workdir.prepare(asked)
-    # An older config.json without the setting: compared only when it must always match.
-    with open(tmp_path / "config.json") as f:
-        record = json.load(f)
-    record[field.name] = None
-    with open(tmp_path / "config.json", "w") as f:
-        json.dump(record, f)
-    if field.metadata["resume"] == "same_if_recorded":
-        workdir.prepare(asked)
-    else:
-        with pytest.raises(ConfigError, match=f"holds a run with {field.name}=None"):
-            workdir.prepare(asked)
-
-
-def test_settings_without_resume_rule_do_not_block_a_resume(tmp_path):
-    config = _resolved(tmp_path)
-    workdir.prepare(config)
-    free = [f.name for f in dataclasses.fields(Config) if not f.metadata.get("resume")]
-    assert {"train_steps", "d_lr", "g_lr", "log_every", "checkpoint_every"} <= set(free)
-    workdir.prepare(dataclasses.replace(config, train_steps=config.train_steps + 100, d_lr=1e-3,
-                                        log_every=5))
-
-
-def test_the_resume_identity_is_the_one_old_run_directories_were_checked_against():
-    """Run directories written before the settings were declared once must resume the same."""
-    rules = {f.name: f.metadata.get("resume") for f in dataclasses.fields(Config)}
-    assert {n for n, r in rules.items() if r == "same"} == {
-        "model", "dataset_used", "image_size", "latent_dim", "width", "batch_size", "d_steps",
-        "seed"}
-    assert {n for n, r in rules.items() if r == "same_if_recorded"} == {
-        "data_scale", "train_points", "d_norm", "g_norm", "g_arch", "g_width", "train_examples"}

@@ -295,3 +295,17 @@ def test_readme_model_example_trains():
     namespace = {}
     exec(example.replace("steps_per_epoch=500", "steps_per_epoch=2"), namespace)  # noqa: S102
     assert int(namespace["gan"].step.numpy()) == 2
+
+
+TEST_REFERENCE = re.compile(r"`(?:tests/)?(test_\w+\.py)::(test_\w+)`")
+
+
+def test_every_test_a_page_names_exists():
+    """A page that says which test proves a behaviour names a test that is there."""
+    named = [(page, m) for page, text in PAGES.items() for m in TEST_REFERENCE.findall(text)]
+    assert len(named) >= 8
+    for page, (file, name) in named:
+        path = os.path.join(ROOT, "tests", file)
+        assert os.path.exists(path), f"{page} names {file}, which is not in tests/"
+        with open(path) as f:
+            assert re.search(rf"^def {name}\(", f.read(), re.M), f"{page} names {file}::{name}"

@@ -1,5 +1,6 @@
-"""Never lose a run: kill -9 and resume bit-exactly, Ctrl-C, NaN guard, damaged checkpoints,
-refused mismatches, one writer per workdir, a real full disk, plain logs in a file."""
+"""Never lose a run to a fault made for real: kill -9 and resume bit-exactly, Ctrl-C, the NaN
+guard, one writer per workdir, a real full disk, an unwritable workdir, plain logs in a file.
+(Resume itself and the run directories it refuses: test_resume.py.)"""
 import glob
 import os
 import shutil
@@ -14,9 +15,10 @@ import tensorflow as tf
 
 from training import callbacks as callbacks_module
 from training.callbacks import RunError
-from training.config import ConfigError
 from training.loop import train
 from training.workdir import human_bytes
+
+from test_resume import checkpoint_state, saved_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY_RUN = ["--model=gan", "--dataset=ring8", "--width=32", "--batch_size=16",
@@ -36,19 +38,6 @@ def run_train(workdir, *args, wait=True, stdout=None, stderr=None, timeout=600):
                                 stderr=subprocess.PIPE, text=True)
     return subprocess.run(command, env=env, stdout=stdout or subprocess.PIPE,
                           stderr=stderr or subprocess.PIPE, text=True, timeout=timeout)
-
-
-def checkpoint_state(workdir):
-    """{variable name: value} of the latest checkpoint: G, D, both optimizers, step."""
-    path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    reader = tf.train.load_checkpoint(path)
-    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
-            if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))}
-
-
-def saved_steps(workdir):
-    return sorted(int(p.split("-")[-1].split(".")[0])
-                  for p in glob.glob(os.path.join(workdir, "checkpoints", "ckpt-*.index")))
 
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
@@ -120,40 +109,6 @@ def test_guard_names_the_step_and_the_loss_part():
     guard.on_train_batch_end(0, {"d_loss": 1.0, "gp": 2.0})
     with pytest.raises(RunError, match=r"step 43: non-finite gp=nan"):
         guard.on_train_batch_end(1, {"d_loss": 1.0, "gp": float("nan")})
-
-
-def test_mismatching_resume_is_refused_unless_overwrite(make_config):
-    config = make_config(model="gan", dataset="ring8", train_steps=2)
-    train(config, verbose=0)
-    for change in ({"latent_dim": 7}, {"model": "wgan"}, {"dataset": "grid25"}):
-        other = make_config(model=change.get("model", "gan"),
-                            dataset=change.get("dataset", "ring8"), train_steps=2,
-                            latent_dim=change.get("latent_dim"), workdir=config.workdir)
-        with pytest.raises(ConfigError, match="holds a run with .*--overwrite"):
-            train(other, verbose=0)
-    assert saved_steps(config.workdir) == [2]
-    other = make_config(model="gan", dataset="ring8", train_steps=2, latent_dim=7,
-                        workdir=config.workdir, overwrite=True)
-    train(other, verbose=0)
-    shapes = [v.shape for v in checkpoint_state(config.workdir).values()]
-    assert (7, 8) in shapes  # the new run's G: latent 7 -> 8 units
-
-
-@pytest.mark.parametrize("damage", ["truncate", "garbage"])
-def test_corrupt_checkpoint_is_reported_with_the_fix(make_config, damage):
-    config = make_config(model="gan", dataset="ring8", train_steps=2)
-    train(config, verbose=0)
-    data_file = glob.glob(os.path.join(config.workdir, "checkpoints", "ckpt-2.data*"))[0]
-    size = os.path.getsize(data_file)
-    with open(data_file, "r+b") as f:
-        if damage == "truncate":
-            f.truncate(size // 2)
-        else:
-            f.write(b"\xff" * size)
-    config.train_steps = 4
-    with pytest.raises(RunError, match="cannot restore .*ckpt-2.*--overwrite"):
-        train(config, verbose=0)
-    assert os.path.getsize(data_file) == (size // 2 if damage == "truncate" else size)
 
 
 @pytest.fixture
