@@ -35,6 +35,14 @@ WEIGHT_ATOL = 1e-5
 # epsilon (1e-5, where Keras' default is 1e-3) on 4-example replica shares, the reordered sums of
 # the synchronized moments reach the norm at ~3e-5 relative (measured), nothing more.
 GRAD_NORM_RTOL = 1e-4
+# Those nets' units of tiny batch variance amplify the reordered sums in their gradients too, so
+# Adam's slots (moving averages of gradients) agree only as a whole: each slot within 1.1e-2 of
+# its norm measured (AMD EPYC; elementwise up to 5e-3 where the slot is ~2e-2); a wrong
+# distributed step (a loss not divided by the global batch, noise not sliced from the global
+# draw) moves them by their whole size. The slots of a bias before a batch norm (gradient 0 in
+# exact arithmetic, above) hold round-off of either sign: up to 1e-4 in norm, measured, where
+# the other slots' norms are 1e-2 to 2.6.
+SLOT_RTOL_INFOGAN, SLOT_ATOL_INFOGAN = 5e-2, 1e-3
 
 
 def fit_under(strategy, config, steps=2, jit_compile=False):
@@ -89,7 +97,13 @@ def test_mirrored_two_replicas_equals_one_device(make_config, model):
                                    err_msg=a.path)
     for opt in ("d_optimizer", "g_optimizer"):
         for a, b in zip(getattr(single, opt).variables, getattr(double, opt).variables):
-            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=weight_atol)
+            if model != "infogan":
+                np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=weight_atol,
+                                           err_msg=a.path)
+                continue
+            difference = np.linalg.norm(b.numpy() - a.numpy())
+            assert difference <= (SLOT_RTOL_INFOGAN * np.linalg.norm(a.numpy())
+                                  + SLOT_ATOL_INFOGAN), a.path
 
 
 @pytest.mark.parametrize("requested", [None, True, False])

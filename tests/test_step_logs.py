@@ -31,14 +31,16 @@ EXTRA_KEYS = {
 }
 
 # float32 round-off depends on the CPU's kernels (oneDNN and Eigen pick theirs by instruction
-# set). On a CPU with AVX-512 FP16 and AMX the unchanged code logs every variant within 3.2e-6
-# relative of the record (made on another CPU), except InfoGAN: its official nets' batch norm
-# (epsilon 1e-5, over batches of 8 here) amplifies round-off to 4.5e-5 in the first step's
-# gradient norms and 1.4e-3 by the third step (InfoGAN on ring8: 5.7e-5), with oneDNN's kernels
-# and with TensorFlow's own. A change of the mathematics (a coefficient, a loss term, a seed's
-# derivation) moves these numbers by far more than either tolerance.
+# set). The unchanged code logs every variant within 3.2e-6 relative of the record (made on
+# another CPU), on an Intel CPU with AVX-512 FP16 and AMX and on an AMD EPYC, except InfoGAN: its
+# official nets' batch norm (epsilon 1e-5, over batches of 8 here) amplifies round-off, by the
+# third step to 1.4e-3 (Intel) and 6.7e-4 (AMD) relative (InfoGAN on ring8: 5.7e-5). Its
+# mi_lower_bound, ln 10 minus the code's cross-entropy (~2.28), is a difference of two ~2.3
+# values, so its error is relative to ln 10 (on the AMD: 2.2e-4 of a 0.022 bound, 1e-2 of it).
+# A change of the mathematics moves these numbers by far more: InfoGAN's lambda 1.005 instead
+# of 1 moves its gradient norms by 2e-2 to 9.5e-2 relative by the third step.
 RTOL = 1e-5
-RTOL_INFOGAN = 1e-2
+RTOL_INFOGAN = 5e-3
 
 RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "step_logs.json")
 STEPS = 3
@@ -106,7 +108,8 @@ def test_step_logs_equal_the_recorded_ones(case):
         assert set(have) == set(want), f"step {step}: logged keys changed"
         for name in want:
             rtol = RTOL_INFOGAN if model == "infogan" else RTOL
-            np.testing.assert_allclose(have[name], want[name], rtol=rtol, atol=1e-6,
+            atol = rtol * np.log(10) if name == "mi_lower_bound" else 1e-6
+            np.testing.assert_allclose(have[name], want[name], rtol=rtol, atol=atol,
                                        err_msg=f"{case}, step {step}, {name}")
 
 
