@@ -25,7 +25,8 @@ import keras
 import tensorflow as tf
 
 import losses
-from models import replicas
+from models import augment, replicas
+from models.ema import GeneratorAverage
 from models.latent import LatentSpec
 from models.networks import build_discriminator, build_generator
 
@@ -33,10 +34,11 @@ from models.networks import build_discriminator, build_generator
 @dataclasses.dataclass(frozen=True)
 class Batch:
     """What one update's objective sees: this replica's share of the global batch."""
-    real: tf.Tensor    # [size, ...] real samples (None in the generator update)
+    real: tf.Tensor    # [size, ...] real samples as D sees them, T(x) under --augment (None in
+                       # the generator update)
     labels: tf.Tensor  # [size] their class labels (None unless the model trains on labels)
     latents: dict      # the drawn latents: `z`, and what a subclass adds
-    fake: tf.Tensor    # G(latents)
+    fake: tf.Tensor    # G(latents) as D sees it, T(G(z)) under --augment
     real_heads: dict   # D(real) (None in the generator update)
     fake_heads: dict   # D(fake)
     seed: tf.Tensor    # the update's stateless seed, for further draws
@@ -78,6 +80,11 @@ class GAN(keras.Model):
         self.discriminator = build_discriminator(self.data_shape, variant.arch, width,
                                                  variant.d_norm, heads=self.discriminator_heads,
                                                  dropout=variant.d_dropout)
+        # DiffAugment's ops (models/augment.py; none by default) and the moving average of G
+        # (models/ema.py; None by default): what the export, grids and eval sample from.
+        self.augment_ops = augment.policy_ops(variant.augment)
+        self.average = GeneratorAverage(self.generator, self.make_generator(), variant.ema
+                                        ) if variant.ema else None
         # Number of generator updates done; also the stateless noise counter (the RNG state).
         self.step = self.add_weight(name="step", shape=(), dtype="int64", initializer="zeros",
                                     trainable=False, aggregation="only_first_replica")
@@ -95,10 +102,15 @@ class GAN(keras.Model):
     def call(self, generator_input, training=False):
         return self.generator(generator_input, training=training)
 
+    @property
+    def sampler(self):
+        """The generator that samples are drawn from: the moving average under --ema, else G."""
+        return self.average.generator if self.average else self.generator
+
     def samples(self, latents):
-        """G's samples (inference mode) in the data's own coordinates: a toy protocol trains
-        on data divided by `variant.data_scale`, so G's output is multiplied back."""
-        x = self.generator(self.latent.generator_input(latents), training=False)
+        """The sampler's samples (inference mode) in the data's own coordinates: a toy protocol
+        trains on data divided by `variant.data_scale`, so G's output is multiplied back."""
+        x = self.sampler(self.latent.generator_input(latents), training=False)
         return x * self.variant.data_scale if self.variant.data_scale != 1 else x
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
@@ -188,6 +200,8 @@ class GAN(keras.Model):
             for i in range(1, self.variant.d_steps):
                 logs = update_discriminator(i)
         logs.update(self._update_generator(sub_seed(self.variant.d_steps), size, global_size))
+        if self.average:
+            self.average.update(self.step)
         self.step.assign_add(1)
         return replicas.global_logs(logs)
 
@@ -201,10 +215,21 @@ class GAN(keras.Model):
         return (self.variant.d_steps > 1 and not self.unroll_d_steps and not self.jit_compile
                 and not tf.distribute.has_strategy())
 
+    def seen(self, images, seed, which, size, global_size):
+        """`images` as D sees them: through DiffAugment's ops when --augment names any, with
+        the draw `which` (augment.REAL or FAKE) of the update's seed."""
+        if not self.augment_ops:
+            return images
+        return augment.diff_augment(images, self.augment_ops, tf.random.experimental
+                                    .stateless_fold_in(seed, which, alg="philox"), size,
+                                    global_size)
+
     def _update_discriminator(self, real, labels, seed, size, global_size):
         latents = replicas.own_slice(self.latent.sample(global_size, seed), size)
+        real = self.seen(real, seed, augment.REAL, size, global_size)
         with tf.GradientTape() as tape:
-            fake = self.generator(self.latent.generator_input(latents), training=True)
+            fake = self.seen(self.generator(self.latent.generator_input(latents), training=True),
+                             seed, augment.FAKE, size, global_size)
             batch = Batch(real, labels, latents, fake, self.discriminator(real, training=True),
                           self.discriminator(fake, training=True), seed, size, global_size)
             total, logs = replicas.objective(self.discriminator_loss(batch), global_size)
@@ -219,7 +244,8 @@ class GAN(keras.Model):
     def _update_generator(self, seed, size, global_size):
         latents = replicas.own_slice(self.latent.sample(global_size, seed), size)
         with tf.GradientTape() as tape:
-            fake = self.generator(self.latent.generator_input(latents), training=True)
+            fake = self.seen(self.generator(self.latent.generator_input(latents), training=True),
+                             seed, augment.FAKE, size, global_size)
             batch = Batch(None, None, latents, fake, None, self.discriminator(fake, training=True),
                           seed, size, global_size)
             total, logs = replicas.objective(self.generator_loss(batch), global_size)

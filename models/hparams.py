@@ -24,7 +24,9 @@ def hparam(default=dataclasses.MISSING, *, help, check=None, choices=None, resum
     help: the flag's help. check: value -> None, or what is wrong ("must be positive, got 0").
     choices: the values allowed (a tuple, or a function returning one: looked up when asked).
     resume: "same": a run directory resumes only with the value its config.json recorded;
-        "same_if_recorded": likewise, unless that config.json predates the setting.
+        "same_if_recorded": likewise, unless that config.json predates the setting;
+        "same_or_off": likewise, a config.json that predates the setting counting as a run
+        with it off (`neutral`).
     only_some: only the variants whose model class lists it in `options` take it.
     data: "toy", "image" or "folder": only that data takes it; `neutral` is the value that
         means "off" (what a resolved run on other data records).

@@ -12,8 +12,11 @@ import tensorflow as tf
 
 
 def own_slice(tensors, size):
-    """This replica's `size` rows of tensors drawn for the global batch."""
+    """This replica's `size` rows of tensors drawn for the global batch (outside any replica
+    context, as in a callback under a strategy: the first `size`)."""
     ctx = tf.distribute.get_replica_context()
+    if ctx is None:
+        return tf.nest.map_structure(lambda t: t[:size], tensors)
     start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * size
     return tf.nest.map_structure(lambda t: t[start:start + size], tensors)
 

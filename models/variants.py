@@ -12,6 +12,7 @@ import dataclasses
 
 from losses import DISCRIMINATOR_LOSSES
 from models.acgan import ACGAN
+from models.augment import check_policy
 from models.gan import GAN
 from models.infogan import InfoGAN
 from models.hparams import at_least_zero, hparam, non_negative, positive, unit_interval
@@ -81,6 +82,16 @@ class Variant:
         0, help="Toy data: train on a fixed set of this many points drawn from the seed (0: "
                 "fresh draws every batch).", check=at_least_zero("fresh draws every batch"),
         data="toy", neutral=0, resume="same_if_recorded")
+    augment: str = hparam(
+        "", help="DiffAugment policy: a comma-separated list of color, translation, cutout, "
+                 "applied to every image D sees, real and generated, in both updates "
+                 "(docs/augment.md); empty: none.", check=check_policy, data="image",
+        neutral="", resume="same_or_off")
+    ema: float = hparam(
+        0.0, help="Decay per generator update of an exponential moving average of G's weights "
+                  "(e.g. 0.999; docs/augment.md): exported as saved_model/, the raw G as "
+                  "saved_model_raw/; 0: none.", check=unit_interval, neutral=0.0,
+        resume="same_or_off")
     note: str = ""
 
 

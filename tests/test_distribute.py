@@ -106,6 +106,27 @@ def test_mirrored_two_replicas_equals_one_device(make_config, model):
                                   + SLOT_ATOL_INFOGAN), a.path
 
 
+@pytest.mark.parametrize("model", ["dcgan", "wgan_gp", "acgan"])
+def test_augmentation_and_the_generator_average_under_mirrored_equal_one_device(make_config,
+                                                                                model):
+    """With --augment and --ema, 2 replicas still train what 1 device trains: each draws its
+    rows of the global batch's transforms, and the average is one (its replicas' copies equal),
+    equal to one device's."""
+    config = make_config(model=model, augment="color,translation,cutout", ema=0.9)
+    single, single_logs = fit_under(tf.distribute.get_strategy(), config)
+    double, double_logs = fit_under(mirrored(), config)
+    for name in single_logs:
+        rtol = GRAD_NORM_RTOL if name.endswith("_grad_norm") else RTOL
+        np.testing.assert_allclose(double_logs[name], single_logs[name], rtol=rtol, atol=ATOL,
+                                   err_msg=name)
+    for a, b in zip(single.average.generator.weights, double.average.generator.weights):
+        copies = [c.numpy() for c in double.distribute_strategy.experimental_local_results(
+            b.value)]
+        assert len(copies) == 2 and np.array_equal(copies[0], copies[1]), a.path
+        np.testing.assert_allclose(copies[0], a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL,
+                                   err_msg=a.path)
+
+
 @pytest.mark.parametrize("requested", [None, True, False])
 def test_xla_falls_back_under_mirrored_with_one_line_unless_turned_off(capsys, requested):
     for network in ("mlp", "dcgan"):

@@ -72,19 +72,22 @@ def _checkpoint_state(workdir):
             if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))}
 
 
+@pytest.mark.parametrize("extra", [{}, {"augment": "color,translation,cutout", "ema": 0.9}],
+                         ids=["plain", "augment_ema"])
 def test_rerun_resumes_from_latest_checkpoint_and_matches_uninterrupted_run(make_config,
-                                                                           tmp_path):
+                                                                           tmp_path, extra):
     # Two critic updates per generator update (WGAN-GP's are 5): the same loop, and most of a
-    # tiny run's time is tracing the unrolled updates, three times here.
+    # tiny run's time is tracing the unrolled updates, three times here. The augmentation's
+    # draws are functions of (seed, step) like the noise; the average is in the checkpoint.
     interrupted = make_config(model="wgan_gp", workdir=str(tmp_path / "interrupted"),
-                              train_steps=2, steps_per_epoch=2, d_steps=2)
+                              train_steps=2, steps_per_epoch=2, d_steps=2, **extra)
     train(interrupted, verbose=0)
     first = _checkpoint_state(interrupted.workdir)
     interrupted.train_steps = 4
     train(interrupted, verbose=0)  # same workdir: resumes at step 2
     resumed = _checkpoint_state(interrupted.workdir)
 
-    straight = make_config(model="wgan_gp", train_steps=4, steps_per_epoch=2, d_steps=2)
+    straight = make_config(model="wgan_gp", train_steps=4, steps_per_epoch=2, d_steps=2, **extra)
     train(straight, verbose=0)
     reference = _checkpoint_state(straight.workdir)
 
@@ -215,6 +218,11 @@ def test_resume_identity_is_the_declared_settings(field, tmp_path):
         json.dump(record, f)
     if field.metadata["resume"] == "same_if_recorded":
         workdir.prepare(asked)
+    elif field.metadata["resume"] == "same_or_off":  # an older run had it off: only off resumes
+        neutral = field.metadata["neutral"]
+        with pytest.raises(ConfigError, match=f"holds a run with {field.name}={neutral!r}"):
+            workdir.prepare(asked)
+        workdir.prepare(dataclasses.replace(config, **{field.name: neutral}))
     else:
         with pytest.raises(ConfigError, match=f"holds a run with {field.name}=None"):
             workdir.prepare(asked)
@@ -237,3 +245,5 @@ def test_the_resume_identity_is_the_one_old_run_directories_were_checked_against
         "seed"}
     assert {n for n, r in rules.items() if r == "same_if_recorded"} == {
         "data_scale", "train_points", "d_norm", "g_norm", "g_arch", "g_width", "train_examples"}
+    # Settings added since, which an older run trained without.
+    assert {n for n, r in rules.items() if r == "same_or_off"} == {"augment", "ema"}

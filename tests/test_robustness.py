@@ -41,7 +41,8 @@ def run_train(workdir, *args, wait=True, stdout=None, stderr=None, timeout=600):
 
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
-    args = TOY_RUN + ["--train_steps=100", "--checkpoint_every=7"]
+    """With the generator average on: it is checkpointed and resumed bit for bit too."""
+    args = TOY_RUN + ["--train_steps=100", "--checkpoint_every=7", "--ema=0.99"]
     reference = run_train(tmp_path / "reference", *args)
     assert reference.returncode == 0, reference.stderr[-3000:]
 
@@ -61,6 +62,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     expected, got = checkpoint_state(tmp_path / "reference"), checkpoint_state(killed)
     assert set(got) == set(expected) and any("optimizer" in k for k in got)
+    assert any(k.startswith("generator_average/") for k in got)
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     assert len(saved_steps(killed)) == 3  # --keep_checkpoints default

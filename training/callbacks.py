@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from models import augment
 from training import visualize, workdir
 from training.distribute import is_peer_failure
 
@@ -73,18 +74,20 @@ class ProgressLines(keras.callbacks.Callback):
 class SamplePictures(keras.callbacks.Callback):
     """At each epoch end, writes the fixed-noise grids (images; rows named by `class_names`,
     else by class index or code value) or a scatter over the real mixture (toy data) as
-    TensorBoard images."""
+    TensorBoard images. Under --augment, once, at step 0: `real_images` beside what D sees of
+    them (`data/real`, `data/augmented`)."""
 
-    def __init__(self, writer, gan, real_points=None, class_names=()):
+    def __init__(self, writer, gan, real_points=None, class_names=(), real_images=None):
         super().__init__()
         self.writer, self.gan, self.real_points = writer, gan, real_points
+        self.real_images = real_images
         self.class_names = tuple(class_names)
         self.grids = (None if real_points is not None
                       else gan.latent.grids(class_names=self.class_names))
 
     def pictures(self):
         """{tag: [H, W, C] float image in [0, 1]}."""
-        spec, generator = self.gan.latent, self.gan.generator
+        spec, generator = self.gan.latent, self.gan.sampler  # the average under --ema
         if self.real_points is not None:
             samples = self.gan.samples(spec.sample(1000, [1234, 0])).numpy()
             png = visualize.scatter_png(samples, self.real_points,
@@ -97,6 +100,27 @@ class SamplePictures(keras.callbacks.Callback):
             png = visualize.grid_png(images, grid)
             pictures[tag] = tf.io.decode_png(png, channels=3).numpy() / 255.0
         return pictures
+
+    def augmented_reals(self):
+        """{tag: [H, W, C] image}: 64 real images and the same through the augmentation (the
+        draw of D's first update of the run), or {} without --augment."""
+        if self.real_images is None or not self.gan.augment_ops:
+            return {}
+        real = tf.convert_to_tensor(self.real_images[:64], tf.float32)  # 8 rows of 8
+        seen = self.gan.seen(real, tf.constant([self.gan.seed, 0], tf.int64), augment.REAL,
+                             len(real), len(real))
+        return {tag: tf.io.decode_png(visualize.labelled_grid_png(
+                    visualize.to_unit(x), 8, len(x) // 8, title=title), channels=3).numpy() / 255.0
+                for tag, x, title in (("data/real", real, "real images"),
+                                      ("data/augmented", seen, "what D sees: " +
+                                       ",".join(self.gan.augment_ops)))}
+
+    def on_train_begin(self, logs=None):
+        if int(self.gan.step.numpy()) == 0:
+            with self.writer.as_default(step=0):
+                for tag, image in self.augmented_reals().items():
+                    tf.summary.image(tag, image[None], max_outputs=1)
+            self.writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
         step = int(self.gan.step.numpy())

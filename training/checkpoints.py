@@ -5,7 +5,7 @@
 - `restore`: the latest checkpoint, or a one-line error naming the fix when it is damaged;
   a damaged checkpoint is never trained over.
 - `export`: the SavedModel written beside the old one and swapped in, so an export is never
-  half done.
+  half done; under --ema `saved_model/` is the averaged G and `saved_model_raw/` the raw one.
 - `ReadFrom`: a non-chief worker's manager, which restores what the chief saved.
 """
 import os
@@ -19,9 +19,11 @@ from training.workdir import tree_size, write_failure
 
 
 def make_checkpoint(gan):
+    """G, D, both optimizers, the step and, under --ema, the averaged G."""
+    average = {"generator_average": gan.average.generator} if gan.average else {}
     return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
                                d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer,
-                               step=gan.step)
+                               step=gan.step, **average)
 
 
 def restore(checkpoint, manager):
@@ -42,14 +44,23 @@ def restore(checkpoint, manager):
 
 
 def export(gan, is_image, workdir, checkpoint, class_names=()):
+    """`saved_model/`: the sampler (the averaged G under --ema, else G); under --ema also
+    `saved_model_raw/`, G itself. Returns the first's path."""
+    if gan.average:
+        _export_one(gan, gan.generator, is_image, os.path.join(workdir, "saved_model_raw"),
+                    workdir, checkpoint, class_names)
+    return _export_one(gan, gan.sampler, is_image, os.path.join(workdir, "saved_model"),
+                       workdir, checkpoint, class_names)
+
+
+def _export_one(gan, generator, is_image, export_dir, workdir, checkpoint, class_names):
     """Writes the SavedModel beside the old one, then swaps it in: an export is never half done.
     One that fails removes its partial files; the previous export and `checkpoint` stay."""
-    export_dir = os.path.join(workdir, "saved_model")
     new, old = export_dir + ".new", export_dir + ".old"
     for path in (new, old):
         shutil.rmtree(path, ignore_errors=True)
     try:
-        export_generator(gan, is_image, new, class_names)
+        export_generator(gan, is_image, new, class_names, generator=generator)
     except (OSError, tf.errors.OpError) as e:
         shutil.rmtree(new, ignore_errors=True)
         previous = os.path.exists(export_dir)

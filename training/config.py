@@ -214,6 +214,8 @@ def resume_mismatch(previous, config):
         old, new = getattr(previous, field.name), getattr(config, field.name)
         if rule is None or (rule == "same_if_recorded" and old is None):
             continue  # no rule, or recorded only by later versions than `previous`'s
+        if rule == "same_or_off" and old is None:
+            old = field.metadata["neutral"]  # trained before the setting existed: without it
         if old != new:
             return field.name, old, new
     return None
@@ -261,7 +263,7 @@ def markdown_table():
         kind = ("one of " + ", ".join(choices_of(field)) if m["choices"] is not None
                 else field.type.__name__)
         resume = {"same": "must match", "same_if_recorded": "must match (if recorded)",
-                  None: "-"}[m["resume"]]
+                  "same_or_off": "must match (unrecorded: off)", None: "-"}[m["resume"]]
         rows.append(f"| `--{field.name}` | {kind} | {default} | {applies} | {resume} | "
                     f"{m['help']} |")
     return "\n".join(rows)

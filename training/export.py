@@ -21,12 +21,14 @@ import keras
 import tensorflow as tf
 
 
-def export_generator(gan, is_image, path, class_names=()):
-    """Writes `gan`'s generator with the signatures above to `path`; the latent (models/
-    latent.py) gives the inputs and their bounds, the model any signatures of its own
-    (`export_endpoints`: InfoGAN's `infer_codes`); `class_names` (one per label) adds
-    `class_names`. A toy protocol's G is multiplied back by `variant.data_scale`."""
-    spec, generator, data_scale = gan.latent, gan.generator, gan.variant.data_scale
+def export_generator(gan, is_image, path, class_names=(), generator=None):
+    """Writes `generator` (default: `gan.sampler`, the averaged G under --ema) with the
+    signatures above to `path`; the latent (models/latent.py) gives the inputs and their
+    bounds, the model any signatures of its own (`export_endpoints`: InfoGAN's `infer_codes`);
+    `class_names` (one per label) adds `class_names`. A toy protocol's G is multiplied back by
+    `variant.data_scale`."""
+    spec, data_scale = gan.latent, gan.variant.data_scale
+    generator = generator or gan.sampler
 
     def to_output(x):
         x = tf.cast(x, tf.float32)

@@ -4,8 +4,10 @@ Run directory (`config.workdir`):
     config.json      every resolved setting, and the dataset actually used
     run.lock         held (flock) by the process writing the run: one writer at a time
     train/           TensorBoard events (scalars per step, pictures per epoch)
-    checkpoints/     tf.train.Checkpoint: G, D, both optimizers (with slots), step
-    saved_model/     the exported generator (training/export.py)
+    checkpoints/     tf.train.Checkpoint: G, D, both optimizers (with slots), step (and the
+                     averaged G under --ema)
+    saved_model/     the exported generator (training/export.py): the averaged G under --ema
+    saved_model_raw/ under --ema only: G itself
 Running again with the same workdir resumes from the latest checkpoint and stops at the same
 total step count; the data pipeline and the noise are functions of (seed, step), so the resumed
 run sees the batches the uninterrupted one would have seen.
@@ -99,6 +101,11 @@ class LostWorker(RunError):
 def _real_points(data, n=1000):
     """n points of a toy mixture, drawn by the training pipeline itself (one definition)."""
     return next(iter(make_train_dataset(data, n, seed=0)))[0].numpy()
+
+
+def _real_images(data, config, n=64):
+    """The first n images the run trains on (the pipeline's first batch, at its image size)."""
+    return next(iter(make_train_dataset(data, n, config.seed, image_size=config.image_size)))[0]
 
 
 def train(config, verbose="auto", callbacks=()):
@@ -196,8 +203,9 @@ def _train(config, verbose, callbacks, locks):
     verbose, progress = _progress(verbose, chief, start, config)
     callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every)]
     if chief:
-        callbacks.append(SamplePictures(writer, gan, None if data.spec.is_image
-                                        else _real_points(data), data.class_names))
+        callbacks.append(SamplePictures(
+            writer, gan, None if data.spec.is_image else _real_points(data), data.class_names,
+            real_images=_real_images(data, config) if gan.augment_ops else None))
     callbacks += [checkpointer] + progress + extra
     logs = {}
     step = start

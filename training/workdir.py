@@ -27,7 +27,7 @@ from training.config import Config, ConfigError, resume_mismatch
 LOCK_FILE = "run.lock"
 # What a run writes in its workdir (removed by --overwrite).
 RUN_FILES = ("config.json", "train", "checkpoints", "saved_model", "saved_model.new",
-             "saved_model.old")
+             "saved_model.old", "saved_model_raw", "saved_model_raw.new", "saved_model_raw.old")
 
 
 class WorkdirLock:
