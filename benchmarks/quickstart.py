@@ -1,6 +1,7 @@
 """The README's first command as a new user runs it, timed and scored.
 
     python -m benchmarks.quickstart [--seed=N] [--workdir=runs/quickstart_acgan] [--out=FILE]
+    python -m benchmarks.quickstart --ema=0.999 [--augment=POLICY] --seed=N   # the same, with them
 
 Runs `python train.py --model=acgan` with default flags (its own process, a fresh --workdir, so
 the wall time includes start-up, data loading, XLA compiling and the export: what a user waits
@@ -21,6 +22,8 @@ flags.DEFINE_string("workdir", "runs/quickstart_acgan", "Run directory (replaced
 flags.DEFINE_string("out", None, "Where the JSON goes (default: results/quickstart/"
                     "<onednn|eigen_xla>_seed<N>.json, by the kernels this process runs).")
 flags.DEFINE_integer("seed", 0, "The run's --seed (0: the command as the README gives it).")
+flags.DEFINE_float("ema", 0.0, "The run's --ema (0: off, as the README's command).")
+flags.DEFINE_string("augment", "", "The run's --augment (empty: off, as the README's command).")
 FLAGS = flags.FLAGS
 
 GOAL_ACCURACY, GOAL_SECONDS = 95.0, 600.0
@@ -32,6 +35,8 @@ def main(argv):
         shutil.rmtree(FLAGS.workdir)
     command = [sys.executable, "train.py", "--model=acgan", f"--workdir={FLAGS.workdir}"]
     seed = [f"--seed={FLAGS.seed}"] if FLAGS.seed else []
+    seed += ([f"--ema={FLAGS.ema:g}"] if FLAGS.ema else []) + (
+        [f"--augment={FLAGS.augment}"] if FLAGS.augment else [])
     start = time.perf_counter()
     subprocess.run(command + seed, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
@@ -55,7 +60,9 @@ def main(argv):
               "reached": row["model"] >= GOAL_ACCURACY and train_seconds < GOAL_SECONDS,
               "machine": f"{os.cpu_count()} CPUs"}
     kernels = "onednn" if result["onednn_kernels"] else "eigen_xla"
-    out = FLAGS.out or f"results/quickstart/{kernels}_seed{FLAGS.seed}.json"
+    setting = (f"_ema{FLAGS.ema:g}" if FLAGS.ema else "") + (
+        f"_augment_{FLAGS.augment.replace(',', '+')}" if FLAGS.augment else "")
+    out = FLAGS.out or f"results/quickstart/{kernels}{setting}_seed{FLAGS.seed}.json"
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     with open(out, "w") as f:
         json.dump(result, f, indent=2)

@@ -3,6 +3,7 @@ categorical code classify the digits (paper: 5% error), and what do the continuo
 
     python -m experiments.infogan_mnist [--seeds=0,1,2,3,4] [--steps=5000] [--quick]
     python -m experiments.infogan_mnist --train_examples=1000 --seeds=0   # the data-size curve
+    python -m experiments.infogan_mnist --augment=translation,cutout      # with DiffAugment
 
 For each seed, trains (or resumes, or reuses) the default `infogan` run, which follows
 openai/InfoGAN (launchers/run_mnist_exp.py, infogan/models/regularized_gan.py,
@@ -22,7 +23,8 @@ sessions; then `infogan_mnist.json` and `.png` over every seed found: per-seed a
 median, the curves. Data: mnist when tensorflow-datasets has it, else the shipped mnist_5k
 (4,000 training digits, 1,000 held out). With --train_examples=N the records go to
 `examples<N>/`, and `infogan_mnist_data_size.json` and `.png` put every record found on one
-curve: code accuracy against the number of training digits.
+curve: code accuracy against the number of training digits. With --augment / --ema the same
+records, summary and curve go to `augment_<policy>/` (or `ema_<decay>/`), beside these.
 """
 import dataclasses
 import glob
@@ -96,7 +98,7 @@ def accuracy_curve(workdir):
     return curve
 
 
-def run_seed(out_dir, seed, steps, quick, train_examples=0):
+def run_seed(out_dir, seed, steps, quick, train_examples=0, augment="", ema=0.0):
     """Trains/resumes one seed's run and measures it; returns its record (also written)."""
     started = time.perf_counter()
     workdir = os.path.join(out_dir, "runs", f"seed{seed}")
@@ -104,7 +106,7 @@ def run_seed(out_dir, seed, steps, quick, train_examples=0):
     config, train_seconds = runs.train_or_reuse(
         workdir, "infogan", steps, quick, seed=seed, checkpoint_every=every,
         steps_per_epoch=every, keep_checkpoints=steps // every + 1,  # all kept: the curve
-        train_examples=train_examples)
+        train_examples=train_examples, augment=augment, ema=ema)
     _, _, _, result, rows = runs.train_and_evaluate(
         os.path.join(out_dir, "runs", f"seed{seed}_eval"), "infogan", quick, seed, workdir,
         steps, config=config)
@@ -113,6 +115,7 @@ def run_seed(out_dir, seed, steps, quick, train_examples=0):
     record = {
         "seed": seed, "data": config["dataset_used"], "steps": config["train_steps"],
         "train_examples": config.get("train_examples") or None,
+        "augment": config.get("augment") or "", "ema": config.get("ema") or 0.0,
         "protocol_steps": 5000, "quick": quick,
         "train_seconds_this_call": train_seconds,
         "train_seconds": runs.total_train_seconds(workdir),
@@ -130,16 +133,27 @@ def run_seed(out_dir, seed, steps, quick, train_examples=0):
     return record
 
 
-def run(out_dir, quick=False, seed=0, seeds=None, steps=5000, train_examples=0):
+def setting_dir(augment, ema):
+    """The sub-directory of the records of runs with --augment / --ema ("" without)."""
+    parts = ([f"augment_{augment.replace(',', '+')}"] if augment else []) + (
+        [f"ema_{ema:g}"] if ema else [])
+    return "_".join(parts)
+
+
+def run(out_dir, quick=False, seed=0, seeds=None, steps=5000, train_examples=0, augment="",
+        ema=0.0):
+    """Records of the official setup under `out_dir`, of a setting with --augment / --ema
+    under `out_dir/<setting_dir>`, each with its data-size curve in `examples<N>/`."""
+    out_dir = os.path.join(out_dir, setting_dir(augment, ema))
     if train_examples:  # the data-size curve: its own records, beside the full-data ones
         record = run_seeds(os.path.join(out_dir, f"examples{train_examples}"), quick, seed,
-                           seeds, steps, train_examples)
+                           seeds, steps, train_examples, augment, ema)
         data_size_curve(out_dir)
         return record
-    return run_seeds(out_dir, quick, seed, seeds, steps)
+    return run_seeds(out_dir, quick, seed, seeds, steps, 0, augment, ema)
 
 
-def run_seeds(out_dir, quick, seed, seeds, steps, train_examples=0):
+def run_seeds(out_dir, quick, seed, seeds, steps, train_examples=0, augment="", ema=0.0):
     """Each seed's record in `out_dir` (trained and measured, or read), then their summary."""
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
@@ -151,7 +165,7 @@ def run_seeds(out_dir, quick, seed, seeds, steps, train_examples=0):
         if os.path.exists(os.path.join(out_dir, f"seed{s}.json")):
             print(f"seed {s}: {out_dir}/seed{s}.json exists; kept (delete it to redo)", flush=True)
             continue
-        record = run_seed(out_dir, s, steps, quick, train_examples)
+        record = run_seed(out_dir, s, steps, quick, train_examples, augment, ema)
         print(f"seed {s}: code accuracy {record['code_accuracy']:.1f}%, L_I "
               f"{record['mi_lower_bound']:.3f}, {record['wall_seconds']:.0f} s", flush=True)
     records = []
@@ -276,4 +290,9 @@ if __name__ == "__main__":
     flags.DEFINE_integer("steps", 5000, "Generator updates per run (official code: 5,000).")
     flags.DEFINE_integer("train_examples", 0, "Train on this many digits, class-balanced (the "
                          "data-size curve; 0: all), recorded under <out_dir>/examples<N>/.")
-    app.run(common.cli_main(NAME, run, extra_flags=("seeds", "steps", "train_examples")))
+    flags.DEFINE_string("augment", "", "DiffAugment policy of the runs (train.py's --augment), "
+                        "recorded under <out_dir>/augment_<policy>/.")
+    flags.DEFINE_float("ema", 0.0, "Generator average decay (train.py's --ema); its records "
+                       "go under <out_dir>/ema_<decay>/ (with --augment: beside the policy).")
+    app.run(common.cli_main(NAME, run, extra_flags=("seeds", "steps", "train_examples",
+                                                    "augment", "ema")))

@@ -46,8 +46,8 @@ PAGES = pages()
 
 
 def test_the_docs_pages_exist():
-    for page in ("variants", "options", "data", "results", "speed", "reliability", "distributed",
-                 "evaluation", "export", "keras_traps"):
+    for page in ("variants", "options", "augment", "data", "results", "speed", "reliability",
+                 "distributed", "evaluation", "export", "keras_traps"):
         assert f"docs/{page}.md" in PAGES, f"docs/{page}.md is missing"
 
 
