@@ -42,6 +42,8 @@ flags.DEFINE_integer("warmup", 20, "Steps not timed: tracing, compiling, caches.
 flags.DEFINE_integer("pairs", 2, "XLA off/on process pairs per variant.")
 flags.DEFINE_integer("whole_run", 0, "If > 0: also time train.py for N and 2N steps.")
 flags.DEFINE_bool("mixed_precision", False, "Time the mixed-precision step.")
+flags.DEFINE_string("augment", "", "Time the step with this DiffAugment policy (train.py's "
+                    "--augment; empty: none).")
 flags.DEFINE_integer("steps_per_execution", 1,
                      "Steps per call into TensorFlow (keras' steps_per_execution); > 1 times "
                      "each call and divides by it.")
@@ -113,7 +115,8 @@ def measure(model, jit):
 
     config, variant = resolve(Config(model=model, dataset=FLAGS.dataset,
                                      batch_size=FLAGS.batch_size,
-                                     mixed_precision=FLAGS.mixed_precision))
+                                     mixed_precision=FLAGS.mixed_precision,
+                                     augment=FLAGS.augment))
     data = load(config.dataset)
     shape = data.spec.shape
     k = FLAGS.steps_per_execution
@@ -174,7 +177,7 @@ def measure(model, jit):
 def run_child(model, jit):
     args = [sys.executable, "-m", "benchmarks.train_step", f"--_child={model}:{int(jit)}",
             f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--dataset={FLAGS.dataset}",
-            f"--mixed_precision={FLAGS.mixed_precision}",
+            f"--mixed_precision={FLAGS.mixed_precision}", f"--augment={FLAGS.augment}",
             f"--steps_per_execution={FLAGS.steps_per_execution}", f"--scalars={FLAGS.scalars}"]
     if FLAGS.batch_size:
         args.append(f"--batch_size={FLAGS.batch_size}")

@@ -293,3 +293,17 @@ def test_acgan_quick_scores_each_requested_class_with_the_independent_classifier
     assert r["classifier_accuracy_on_real"] > 97.0  # the yardstick itself is sound
     picture = decoded(r["class_grid"])  # a row per class of upscaled 28 x 28 tiles
     assert picture.shape[0] >= 10 * 84 and picture.std() > 0
+
+
+def test_infogan_with_augment_and_ema_records_beside_the_defaults(tmp_path):
+    from experiments import infogan_mnist
+    infogan_mnist.run(str(tmp_path), quick=True, augment="translation,cutout", ema=0.9)
+    setting = tmp_path / "augment_translation+cutout_ema_0.9"
+    with open(setting / "seed0.json") as f:
+        record = json.load(f)
+    assert record["augment"] == "translation,cutout" and record["ema"] == 0.9
+    with open(setting / "runs" / "seed0" / "config.json") as f:
+        config = json.load(f)
+    assert config["augment"] == "translation,cutout" and config["ema"] == 0.9
+    assert os.path.isdir(setting / "runs" / "seed0" / "saved_model_raw")
+    assert not os.path.exists(tmp_path / "seed0.json")  # the defaults' records stay apart
