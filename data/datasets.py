@@ -1,9 +1,13 @@
 """One loader for every dataset the repo trains on.
 
-- `mnist`, `fashion_mnist`, `cifar10`, `celeb_a`: tensorflow-datasets. A dataset that is not
-  prepared locally is downloaded only when its download host answers within seconds; when it does
-  not, `mnist` falls back to the shipped `mnist_5k`, the others fail with one clear line. Training
-  streams them from their files (`stream=True`); evaluation loads a split into memory.
+- `mnist`, `cifar10`, `celeb_a`: tensorflow-datasets. A dataset that is not prepared locally is
+  downloaded only when its download host answers within seconds; when it does not, `mnist` falls
+  back to the shipped `mnist_5k`, the others fail with one clear line. Training streams them from
+  their files (`stream=True`); evaluation loads a split into memory.
+- `fashion_mnist`: tensorflow-datasets as above when it is prepared or its host answers, else
+  the idx files of Debian's package `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist,
+  or $FASHION_MNIST_DIR), read into memory by data/idx.py: "train" the 60,000 training images,
+  "test" the 10,000 held-out ones; with neither, one line says what to install.
 - `folder:PATH`: a directory of images (data/folder.py), flat or one sub-folder per class; only
   the sorted file paths are in memory, the pixels are decoded in the pipeline.
 - `mnist_5k`: 5,000 real MNIST digits (500 per class) shipped in `data/mnist_5k.npz`
@@ -31,6 +35,7 @@ import tensorflow as tf
 from absl import logging
 
 from data import folder as image_folder
+from data import idx
 
 MNIST_5K_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist_5k.npz")
 
@@ -45,7 +50,7 @@ class DatasetSpec:
     shape: tuple          # (H, W, C) for images, (2,) for toy points
     num_classes: int      # 0 when the dataset has no class labels
     tfds_name: str = ""   # empty for datasets the repo ships or generates
-    download_host: str = ""  # probed before a download, to fail fast offline
+    download_host: str = ""  # probed before a download, to fail fast offline; "": never downloaded
 
     @property
     def is_image(self):
@@ -54,6 +59,7 @@ class DatasetSpec:
 
 DATASETS = {spec.name: spec for spec in [
     DatasetSpec("mnist", (28, 28, 1), 10, "mnist", "storage.googleapis.com"),
+    # Offline, Debian's idx files (load_fashion_mnist_idx) when TFDS neither has nor gets it.
     DatasetSpec("fashion_mnist", (28, 28, 1), 10, "fashion_mnist",
                 "fashion-mnist.s3-website.eu-central-1.amazonaws.com"),
     DatasetSpec("cifar10", (32, 32, 3), 10, "cifar10", "www.cs.toronto.edu"),
@@ -71,6 +77,15 @@ TOY_CENTRES = {
 }
 TOY_STDS = {"ring8": 0.02, "grid25": 0.05}
 
+# Fashion-MNIST from Debian's package `dataset-fashion-mnist`: the four gzipped idx files of the
+# original release (Xiao, Rasul & Vollgraf 2017; MIT licence) in this directory, or in
+# $FASHION_MNIST_DIR when that is set.
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_ENV = "FASHION_MNIST_DIR"
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                         "Shirt", "Sneaker", "Bag", "Ankle boot")
+CLASS_NAMES = {"fashion_mnist": FASHION_MNIST_CLASSES}
+
 
 @dataclasses.dataclass
 class LoadedData:
@@ -83,7 +98,7 @@ class LoadedData:
     files: np.ndarray = None    # folder: [N] sorted paths (labels in `labels`)
     stream: object = None       # TFDS: () -> tf.data.Dataset of (uint8 image, int32 label), one
     size: int = 0               #   epoch in file order; `size` examples
-    class_names: tuple = ()     # folder: the class sub-folders' names
+    class_names: tuple = ()     # folder: the class sub-folders' names; fashion_mnist: its 10
 
     @property
     def num_examples(self):
@@ -110,7 +125,7 @@ def _tfds_source(spec, data_dir, split):
     import tensorflow_datasets as tfds  # imported here: slow, and unused for shipped data
     builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
-        if not host_reachable(spec.download_host):
+        if not spec.download_host or not host_reachable(spec.download_host):
             return None
         logging.info("Downloading and preparing %s into %s", spec.name, builder.data_dir)
         builder.download_and_prepare()
@@ -144,6 +159,45 @@ def load_mnist_5k(split="train"):
     return images[keep], labels[keep]
 
 
+def fashion_mnist_dir():
+    """Where the Fashion-MNIST idx files are looked for: $FASHION_MNIST_DIR, else Debian's."""
+    return os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR
+
+
+def load_fashion_mnist_idx(split="train", directory=None):
+    """(images [N, 28, 28, 1] uint8, labels [N] int32) of `split` read from the idx files in
+    `directory` (default `fashion_mnist_dir()`): train-*-ubyte.gz for "train" (60,000 in
+    Debian's package), t10k-*-ubyte.gz for "test" (10,000); None when `directory` is missing.
+
+    Raises:
+        DatasetError: a file of the split missing, or not the idx file it should be (wrong magic
+            number, truncated, not gzip, not 28x28, labels not 0-9, counts that differ).
+    """
+    directory = directory or fashion_mnist_dir()
+    if not os.path.isdir(directory):
+        return None
+    fix = ("reinstall it: apt-get install --reinstall dataset-fashion-mnist (or pass "
+           "--dataset=mnist_5k)")
+    prefix = "train" if split == "train" else "t10k"
+    paths = [os.path.join(directory, f"{prefix}-{kind}-ubyte.gz")
+             for kind in ("images-idx3", "labels-idx1")]
+    try:
+        images, labels = (idx.read(path, magic)
+                          for path, magic in zip(paths, (idx.IMAGES_MAGIC, idx.LABELS_MAGIC)))
+    except idx.IdxError as e:
+        raise DatasetError(f"fashion_mnist: {e}; {fix}") from None
+    if images.shape[1:] != (28, 28):
+        raise DatasetError(f"fashion_mnist: {paths[0]} holds {images.shape[1]}x"
+                           f"{images.shape[2]} images, not Fashion-MNIST's 28x28; {fix}")
+    if len(images) != len(labels):
+        raise DatasetError(f"fashion_mnist: {paths[0]} holds {len(images)} images but "
+                           f"{paths[1]} {len(labels)} labels; {fix}")
+    if len(labels) and labels.max() >= len(FASHION_MNIST_CLASSES):
+        raise DatasetError(f"fashion_mnist: {paths[1]} has label {labels.max()}, not one of "
+                           f"the 10 classes 0-9; {fix}")
+    return images[..., None], labels.astype(np.int32)
+
+
 def load(name, data_dir=None, split="train", stream=False, image_size=None, channels=None,
          with_classes=False):
     """Split `split` ("train" or "test") of dataset `name`: arrays in memory, or with
@@ -155,7 +209,8 @@ def load(name, data_dir=None, split="train", stream=False, image_size=None, chan
 
     Raises:
         DatasetError: unknown name, a TFDS dataset that is neither prepared nor downloadable,
-            a folder that cannot be trained on.
+            fashion_mnist neither prepared nor installed (or its idx files corrupt), a folder
+            that cannot be trained on.
     """
     if image_folder.is_folder(name):
         return _load_folder(name, split, image_size, channels, with_classes)
@@ -169,14 +224,23 @@ def load(name, data_dir=None, split="train", stream=False, image_size=None, chan
         return LoadedData(spec)
     if name == "mnist_5k":
         return LoadedData(spec, *load_mnist_5k(split))
+    names = CLASS_NAMES.get(name, ())
     source = _tfds_source(spec, data_dir, split)
     if source is not None:
         epoch, size = source
         if stream:
-            return LoadedData(spec, stream=epoch, size=size)
+            return LoadedData(spec, stream=epoch, size=size, class_names=names)
         images, labels = zip(*((x.numpy(), y.numpy()) for x, y in epoch().batch(4096)))
-        return LoadedData(spec, np.concatenate(images), np.concatenate(labels))
+        return LoadedData(spec, np.concatenate(images), np.concatenate(labels),
+                          class_names=names)
     where = data_dir or "~/tensorflow_datasets"
+    if name == "fashion_mnist":  # in memory, streamed or not: 47 MB for the training split
+        arrays = load_fashion_mnist_idx(split)
+        if arrays is None:
+            raise DatasetError(
+                f"fashion_mnist is not prepared in {where} and {fashion_mnist_dir()} is "
+                "missing: apt-get install dataset-fashion-mnist (or pass --dataset=mnist_5k)")
+        return LoadedData(spec, *arrays, class_names=names)
     if name == "mnist":
         note = (f"mnist is not prepared in {where} and {spec.download_host} cannot be reached: "
                 "training on mnist_5k (4,000 of the 5,000 MNIST digits shipped with the repo)")
