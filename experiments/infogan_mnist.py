@@ -98,15 +98,16 @@ def accuracy_curve(workdir):
     return curve
 
 
-def run_seed(out_dir, seed, steps, quick, train_examples=0, augment="", ema=0.0):
-    """Trains/resumes one seed's run and measures it; returns its record (also written)."""
+def run_seed(out_dir, seed, steps, quick, **fields):
+    """Trains/resumes one seed's run (Config `fields` beside the protocol's: dataset,
+    train_examples, augment, ema) and measures it; returns its record (also written)."""
     started = time.perf_counter()
     workdir = os.path.join(out_dir, "runs", f"seed{seed}")
     every = 3 if quick else CHECK_EVERY
     config, train_seconds = runs.train_or_reuse(
         workdir, "infogan", steps, quick, seed=seed, checkpoint_every=every,
         steps_per_epoch=every, keep_checkpoints=steps // every + 1,  # all kept: the curve
-        train_examples=train_examples, augment=augment, ema=ema)
+        **fields)
     _, _, _, result, rows = runs.train_and_evaluate(
         os.path.join(out_dir, "runs", f"seed{seed}_eval"), "infogan", quick, seed, workdir,
         steps, config=config)
@@ -141,19 +142,23 @@ def setting_dir(augment, ema):
 
 
 def run(out_dir, quick=False, seed=0, seeds=None, steps=5000, train_examples=0, augment="",
-        ema=0.0):
-    """Records of the official setup under `out_dir`, of a setting with --augment / --ema
-    under `out_dir/<setting_dir>`, each with its data-size curve in `examples<N>/`."""
+        ema=0.0, dataset="mnist"):
+    """Records of the official setup on MNIST under `out_dir` (on another dataset under
+    `out_dir/<dataset>`), of a setting with --augment / --ema under `<that>/<setting_dir>`, each
+    with its data-size curve in `examples<N>/`."""
+    fields = dict(augment=augment, ema=ema)
+    if dataset != "mnist":
+        out_dir, fields["dataset"] = os.path.join(out_dir, dataset), dataset
     out_dir = os.path.join(out_dir, setting_dir(augment, ema))
     if train_examples:  # the data-size curve: its own records, beside the full-data ones
         record = run_seeds(os.path.join(out_dir, f"examples{train_examples}"), quick, seed,
-                           seeds, steps, train_examples, augment, ema)
+                           seeds, steps, train_examples=train_examples, **fields)
         data_size_curve(out_dir)
         return record
-    return run_seeds(out_dir, quick, seed, seeds, steps, 0, augment, ema)
+    return run_seeds(out_dir, quick, seed, seeds, steps, **fields)
 
 
-def run_seeds(out_dir, quick, seed, seeds, steps, train_examples=0, augment="", ema=0.0):
+def run_seeds(out_dir, quick, seed, seeds, steps, **fields):
     """Each seed's record in `out_dir` (trained and measured, or read), then their summary."""
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
@@ -165,7 +170,7 @@ def run_seeds(out_dir, quick, seed, seeds, steps, train_examples=0, augment="", 
         if os.path.exists(os.path.join(out_dir, f"seed{s}.json")):
             print(f"seed {s}: {out_dir}/seed{s}.json exists; kept (delete it to redo)", flush=True)
             continue
-        record = run_seed(out_dir, s, steps, quick, train_examples, augment, ema)
+        record = run_seed(out_dir, s, steps, quick, **fields)
         print(f"seed {s}: code accuracy {record['code_accuracy']:.1f}%, L_I "
               f"{record['mi_lower_bound']:.3f}, {record['wall_seconds']:.0f} s", flush=True)
     records = []
@@ -294,5 +299,8 @@ if __name__ == "__main__":
                         "recorded under <out_dir>/augment_<policy>/.")
     flags.DEFINE_float("ema", 0.0, "Generator average decay (train.py's --ema); its records "
                        "go under <out_dir>/ema_<decay>/ (with --augment: beside the policy).")
+    flags.DEFINE_string("dataset", "mnist", "The data (mnist: mnist_5k offline; fashion_mnist: "
+                        "Debian's package offline); another than mnist records under "
+                        "<out_dir>/<dataset>/.")
     app.run(common.cli_main(NAME, run, extra_flags=("seeds", "steps", "train_examples",
-                                                    "augment", "ema")))
+                                                    "augment", "ema", "dataset")))

@@ -51,8 +51,9 @@ def train_or_reuse(workdir, model, steps, quick, seed=0, **fields):
                     checkpoint_every=min(500, steps))
     settings.update(dict(width=8, batch_size=16, jit_compile=False) if quick else {})
     settings.update(fields)
-    _, seconds = timed_train(Config(model=model, dataset="mnist_5k" if quick else "mnist",
-                                    workdir=workdir, seed=seed, **settings), verbose=0)
+    settings.setdefault("dataset", "mnist_5k" if quick else "mnist")
+    _, seconds = timed_train(Config(model=model, workdir=workdir, seed=seed, **settings),
+                             verbose=0)
     with open(config_path) as f:
         return json.load(f), seconds
 
