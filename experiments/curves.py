@@ -131,7 +131,9 @@ def checkpoint_scores(workdir, seed, quick=False):
                 "class_kl": scores.class_shares(probs)[1]}
 
     curve = [score(0)]  # build_gan seeds the weights as the run did: its initial G
-    checkpoint = tf.train.Checkpoint(generator=gan.generator, step=gan.step)
+    # gan.samples draws from the sampler: under --ema the averaged G, restored beside G.
+    average = {"generator_average": gan.average.generator} if gan.average else {}
+    checkpoint = tf.train.Checkpoint(generator=gan.generator, step=gan.step, **average)
     state = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
     for path in (state.all_model_checkpoint_paths if state else []):
         checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
