@@ -58,7 +58,7 @@ def main(argv):
               "classifier_on_real_pct": round(row["real"], 2),
               "goal": {"accuracy_pct": GOAL_ACCURACY, "wall_seconds": GOAL_SECONDS},
               "reached": row["model"] >= GOAL_ACCURACY and train_seconds < GOAL_SECONDS,
-              "machine": f"{os.cpu_count()} CPUs"}
+              "machine": f"{len(os.sched_getaffinity(0))} of {os.cpu_count()} CPUs"}
     kernels = "onednn" if result["onednn_kernels"] else "eigen_xla"
     setting = (f"_ema{FLAGS.ema:g}" if FLAGS.ema else "") + (
         f"_augment_{FLAGS.augment.replace(',', '+')}" if FLAGS.augment else "")
