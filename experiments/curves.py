@@ -33,7 +33,7 @@ from metrics import scores
 from metrics.classifier import predict as classify
 from metrics.evaluation import classifier_and_real_features, draw, evaluate, load_sampler
 from models.variants import VARIANTS
-from training import visualize
+from training import checkpoints, visualize
 from training.config import Config, resolve
 from training.loop import build_gan
 
@@ -132,8 +132,7 @@ def checkpoint_scores(workdir, seed, quick=False):
 
     curve = [score(0)]  # build_gan seeds the weights as the run did: its initial G
     # gan.samples draws from the sampler: under --ema the averaged G, restored beside G.
-    average = {"generator_average": gan.average.generator} if gan.average else {}
-    checkpoint = tf.train.Checkpoint(generator=gan.generator, step=gan.step, **average)
+    checkpoint = tf.train.Checkpoint(step=gan.step, **checkpoints.generators(gan))
     state = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
     for path in (state.all_model_checkpoint_paths if state else []):
         checkpoint.restore(path).expect_partial().assert_existing_objects_matched()

@@ -18,12 +18,16 @@ from training.export import export_generator
 from training.workdir import tree_size, write_failure
 
 
+def generators(gan):
+    """The checkpoint's generator entries: G and, under --ema, the averaged G."""
+    average = {"generator_average": gan.average.generator} if gan.average else {}
+    return {"generator": gan.generator, **average}
+
+
 def make_checkpoint(gan):
     """G, D, both optimizers, the step and, under --ema, the averaged G."""
-    average = {"generator_average": gan.average.generator} if gan.average else {}
-    return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
-                               d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer,
-                               step=gan.step, **average)
+    return tf.train.Checkpoint(discriminator=gan.discriminator, d_optimizer=gan.d_optimizer,
+                               g_optimizer=gan.g_optimizer, step=gan.step, **generators(gan))
 
 
 def restore(checkpoint, manager):
