@@ -2,7 +2,8 @@
 
 
 def step_flops(gan, x_spec, y_spec):
-    """FLOPs of one traced train_step (all d_steps + 1 updates, forward and backward), by
+    """FLOPs of one traced Algorithm-1 iteration (all d_steps + 1 updates, forward and
+    backward; `x_spec`, `y_spec`: one step's batch, whatever `gan.steps_per_call` is), by
     TensorFlow's per-op statistics (those of its graph profiler): {"traced": every op of the
     graph, "executed": only the ops whose results reach the step's outputs or a state change}.
 
@@ -12,11 +13,13 @@ def step_flops(gan, x_spec, y_spec):
     elimination) drops them before the step runs, so MFU uses "executed"."""
     import tensorflow as tf
     from tensorflow.python.framework import ops
-    gan.unroll_d_steps = True  # a loop's body would be counted once, not d_steps - 1 times
+    # A loop's body would be counted once, not d_steps - 1 times; the specs are one step's, so
+    # one iteration per call (`steps_per_call` > 1 only loops this step).
+    gan.unroll_d_steps, per_call, gan.steps_per_call = True, gan.steps_per_call, 1
     try:
         graph = tf.function(gan.train_step).get_concrete_function((x_spec, y_spec)).graph
     finally:
-        gan.unroll_d_steps = False
+        gan.unroll_d_steps, gan.steps_per_call = False, per_call
     keep = {t.op for t in graph.outputs} | {op for op in graph.get_operations()
                                             if op._is_stateful and op.type != "ReadVariableOp"}
     todo = list(keep)

@@ -45,8 +45,8 @@ flags.DEFINE_bool("mixed_precision", False, "Time the mixed-precision step.")
 flags.DEFINE_string("augment", "", "Time the step with this DiffAugment policy (train.py's "
                     "--augment; empty: none).")
 flags.DEFINE_integer("steps_per_execution", 1,
-                     "Steps per call into TensorFlow (keras' steps_per_execution); > 1 times "
-                     "each call and divides by it.")
+                     "Steps per call into TensorFlow (train.py's --steps_per_execution: one "
+                     "traced loop of K steps); > 1 times each call and divides by it.")
 flags.DEFINE_enum("scalars", "none", ["none", "traced", "eager"],
                   "Also write the step's scalars to TensorBoard every step, as train.py does "
                   "(traced: its ScalarLogger; eager: one eager tf.summary.scalar per value, as "
@@ -97,7 +97,7 @@ def measure(model, jit):
     from data.datasets import load, make_train_dataset
     from training.callbacks import ScalarLogger
     from training.config import Config, resolve
-    from training.loop import build_gan, split_for_d_steps
+    from training.loop import build_gan, chunk_steps, split_for_d_steps
     from training.xla import onednn_enabled
 
     class EagerScalarLogger(keras.callbacks.Callback):
@@ -122,9 +122,12 @@ def measure(model, jit):
     k = FLAGS.steps_per_execution
     gan = build_gan(config, variant, shape, data.spec.num_classes, jit_compile=jit,
                     steps_per_execution=k)
-    dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps, 0),
+    dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps, 0,
+                                                   data_scale=variant.data_scale,
+                                                   train_points=variant.train_points),
                                 config.batch_size, variant.d_steps)
-    flops = step_flops(gan, *dataset.element_spec)
+    flops = step_flops(gan, *dataset.element_spec)  # one step's
+    dataset = chunk_steps(dataset, k)
 
     class Clock(keras.callbacks.Callback):
         """A timestamp per step (per call into TensorFlow if k > 1), taken once its logs exist
@@ -145,9 +148,9 @@ def measure(model, jit):
     warmup, steps = -(-FLAGS.warmup // k), -(-FLAGS.steps // k)   # in calls of k steps
     with tempfile.TemporaryDirectory() as logdir:
         writer = tf.summary.create_file_writer(logdir)
-        loggers = {"none": [], "traced": [ScalarLogger(writer, 0)],
+        loggers = {"none": [], "traced": [ScalarLogger(writer, 0, steps_per_call=k)],
                    "eager": [EagerScalarLogger(writer)]}[FLAGS.scalars]
-        gan.fit(dataset, steps_per_epoch=(warmup + steps) * k, epochs=1, verbose=0,
+        gan.fit(dataset, steps_per_epoch=warmup + steps, epochs=1, verbose=0,
                 shuffle=False, callbacks=loggers + [clock])  # the clock after the writes
         writer.close()
     if len(clock.times) != warmup + steps:

@@ -50,7 +50,9 @@ class GAN(keras.Model):
     """Generator + discriminator trained adversarially by `fit`.
 
     `fit` expects batches (x, labels) with x [B, d_steps, *data_shape] in [-1, 1] and labels
-    [B, d_steps]: column i is the real minibatch of discriminator update i.
+    [B, d_steps]: column i is the real minibatch of discriminator update i. With
+    `steps_per_call` K > 1: x [B, K, d_steps, *data_shape] and labels [B, K, d_steps], column k
+    feeding iteration k, and every log a [K] vector (one value per iteration).
     """
 
     uses_labels = False  # whether the data's class labels reach the objective
@@ -70,6 +72,10 @@ class GAN(keras.Model):
         # loop (`loops_d_steps`); benchmarks/train_step.py counts FLOPs on that graph (a loop's
         # body would count once).
         self.unroll_d_steps = False
+        # Algorithm 1 iterations per call of train_step (train.py's --steps_per_execution): K > 1
+        # runs K of them in one traced loop, which XLA compiles as one program (set by
+        # training/loop.py build_gan before the first call; 1: one iteration, as Keras calls it).
+        self.steps_per_call = 1
         if variant.real_label != 1.0 and variant.loss == "wasserstein":
             raise ValueError("label smoothing (real_label) has no meaning for a critic's score")
         self.latent = self.make_latent()
@@ -177,8 +183,38 @@ class GAN(keras.Model):
         return self.algorithm_1(images)
 
     def algorithm_1(self, images, labels=None):
-        """`d_steps` discriminator updates, column i of `images` (and `labels`) feeding update
-        i, then one generator update; returns the global logs (the last D update's, and G's)."""
+        """`steps_per_call` iterations of Algorithm 1 (`iteration`), column k of `images` (and
+        `labels`) feeding iteration k when there are several; returns the global logs, [K]
+        vectors when K > 1.
+
+        The K iterations run as one traced `tf.while_loop` (under XLA one compiled program: no
+        return to Python between them), unrolled under a distribution strategy, whose gradient
+        sync cannot run inside a loop. They are the K calls of one iteration each, bit for bit
+        (tests/test_train_step.py)."""
+        k = self.steps_per_call
+        if k == 1:
+            return self.iteration(images, labels)
+
+        def column(i):
+            return images[:, i], None if labels is None else labels[:, i]
+
+        if tf.distribute.has_strategy():
+            rows = [self.iteration(*column(i)) for i in range(k)]
+            return {name: tf.stack([row[name] for row in rows]) for name in rows[0]}
+        first = self.iteration(*column(0))  # traced once more, for the logs' names and types
+        arrays = {name: tf.TensorArray(v.dtype, k).write(0, v) for name, v in first.items()}
+
+        def body(i, arrays):
+            logs = self.iteration(*column(i))
+            return i + 1, {name: arrays[name].write(i, logs[name]) for name in arrays}
+
+        _, arrays = tf.while_loop(lambda i, _: i < k, body, (tf.constant(1), arrays))
+        return {name: a.stack() for name, a in arrays.items()}
+
+    def iteration(self, images, labels=None):
+        """One iteration of Algorithm 1: `d_steps` discriminator updates, column i of `images`
+        (and `labels`) feeding update i, then one generator update; returns the global logs
+        (the last D update's, and G's)."""
         size = images.shape[0]  # static: the pipeline drops remainders
         global_size = size * tf.distribute.get_replica_context().num_replicas_in_sync
         step_seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])

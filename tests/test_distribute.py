@@ -18,7 +18,7 @@ from data.datasets import load, make_train_dataset
 from models import replicas
 from models.variants import VARIANTS
 from training.config import Config, resolve
-from training.loop import build_gan, split_for_d_steps
+from training.loop import build_gan, chunk_steps, split_for_d_steps
 from training.checkpoints import make_checkpoint
 from training.xla import onednn_enabled, resolve_jit_compile
 
@@ -45,18 +45,22 @@ GRAD_NORM_RTOL = 1e-4
 SLOT_RTOL_INFOGAN, SLOT_ATOL_INFOGAN = 5e-2, 1e-3
 
 
-def fit_under(strategy, config, steps=2, jit_compile=False):
+def fit_under(strategy, config, steps=2, jit_compile=False, steps_per_call=1):
+    """The GAN after `steps` steps under `strategy`, `steps_per_call` per call, and the last
+    step's logs."""
     if config.d_steps is None and VARIANTS[config.model].d_steps > CRITIC_STEPS:
         config = dataclasses.replace(config, d_steps=CRITIC_STEPS)
     config, variant = resolve(config)
     data = load(config.dataset)
     with strategy.scope():
-        gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes, jit_compile)
-    dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps,
-                                                   config.seed), config.batch_size,
-                                variant.d_steps)
-    history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-    return gan, {k: float(np.asarray(v[-1]).reshape(-1)[0]) for k, v in history.history.items()}
+        gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes, jit_compile,
+                        steps_per_execution=steps_per_call)
+    dataset = chunk_steps(split_for_d_steps(
+        make_train_dataset(data, config.batch_size * variant.d_steps, config.seed),
+        config.batch_size, variant.d_steps), steps_per_call)
+    history = gan.fit(dataset, steps_per_epoch=steps // steps_per_call, epochs=1, verbose=0,
+                      shuffle=False)
+    return gan, {k: float(np.asarray(v[-1]).reshape(-1)[-1]) for k, v in history.history.items()}
 
 
 _MIRRORED = []
@@ -104,6 +108,23 @@ def test_mirrored_two_replicas_equals_one_device(make_config, model):
             difference = np.linalg.norm(b.numpy() - a.numpy())
             assert difference <= (SLOT_RTOL_INFOGAN * np.linalg.norm(a.numpy())
                                   + SLOT_ATOL_INFOGAN), a.path
+
+
+def test_k_steps_per_call_under_mirrored_equal_one_step_per_call_on_one_device(make_config):
+    """Under a strategy the K iterations of a call are unrolled (a gradient sync cannot run in
+    a traced loop): 2 replicas at 2 steps per call train what 1 device trains at 1."""
+    config = make_config(model="acgan")  # labels are sliced per step too
+    single, single_logs = fit_under(tf.distribute.get_strategy(), config, steps=4)
+    double, double_logs = fit_under(mirrored(), config, steps=4, steps_per_call=2)
+    assert double.steps_per_call == 2 and int(double.step.numpy()) == 4
+    assert set(single_logs) == set(double_logs)
+    for name in single_logs:
+        rtol = GRAD_NORM_RTOL if name.endswith("_grad_norm") else RTOL
+        np.testing.assert_allclose(double_logs[name], single_logs[name], rtol=rtol, atol=ATOL,
+                                   err_msg=name)
+    for a, b in zip(single.weights, double.weights):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL,
+                                   err_msg=a.path)
 
 
 @pytest.mark.parametrize("model", ["dcgan", "wgan_gp", "acgan"])

@@ -2,6 +2,7 @@
 guard, one writer per workdir, a real full disk, an unwritable workdir, plain logs in a file.
 (Resume itself and the run directories it refuses: test_resume.py.)"""
 import glob
+import json
 import os
 import shutil
 import signal
@@ -41,8 +42,10 @@ def run_train(workdir, *args, wait=True, stdout=None, stderr=None, timeout=600):
 
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
-    """With the generator average on: it is checkpointed and resumed bit for bit too."""
-    args = TOY_RUN + ["--train_steps=100", "--checkpoint_every=7", "--ema=0.99"]
+    """With the generator average on: it is checkpointed and resumed bit for bit too. The toy
+    step's default of several steps per call (here 5, the largest divisor of the default that
+    divides every cadence) is the one killed."""
+    args = TOY_RUN + ["--train_steps=100", "--checkpoint_every=10", "--ema=0.99"]
     reference = run_train(tmp_path / "reference", *args)
     assert reference.returncode == 0, reference.stderr[-3000:]
 
@@ -60,6 +63,8 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
 
     resumed = run_train(killed, *args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    with open(killed / "config.json") as f:
+        assert json.load(f)["steps_per_execution"] == 5
     expected, got = checkpoint_state(tmp_path / "reference"), checkpoint_state(killed)
     assert set(got) == set(expected) and any("optimizer" in k for k in got)
     assert any(k.startswith("generator_average/") for k in got)
@@ -82,6 +87,7 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert "Traceback" not in stderr and "run the same command again to resume" in stderr
     steps = saved_steps(workdir)
     assert len(steps) == 1 and 0 < steps[0] < 100000
+    assert steps[0] % 5 == 0  # the end of a call: 5 steps each on ring8 here
     state = checkpoint_state(workdir)
     assert state["step/.ATTRIBUTES/VARIABLE_VALUE"] == steps[0]
 
@@ -111,6 +117,14 @@ def test_guard_names_the_step_and_the_loss_part():
     guard.on_train_batch_end(0, {"d_loss": 1.0, "gp": 2.0})
     with pytest.raises(RunError, match=r"step 43: non-finite gp=nan"):
         guard.on_train_batch_end(1, {"d_loss": 1.0, "gp": float("nan")})
+
+
+def test_guard_names_the_first_bad_step_of_a_call_of_several():
+    guard = callbacks_module.NonFiniteGuard(start_step=40, steps_per_call=4)
+    guard.on_train_batch_end(0, {"d_loss": np.ones(4), "gp": np.ones(4)})
+    with pytest.raises(RunError, match=r"^step 47: non-finite d_loss=inf, gp=nan;"):
+        guard.on_train_batch_end(1, {"d_loss": np.array([1, 1, np.inf, np.nan]),
+                                     "gp": np.array([1, 1, np.nan, 1])})
 
 
 @pytest.fixture

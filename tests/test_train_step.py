@@ -1,6 +1,10 @@
-"""Training-step behaviours on tiny data: d_steps, WGAN clipping, the two generator costs, noise.
-(Every variant's logged numbers are pinned in test_step_logs.py.)"""
+"""Training-step behaviours on tiny data: d_steps, WGAN clipping, the two generator costs, noise,
+K steps per call. (Every variant's logged numbers are pinned in test_step_logs.py.)"""
+import dataclasses
 import glob
+import json
+import math
+import os
 
 import numpy as np
 import pytest
@@ -8,9 +12,11 @@ import tensorflow as tf
 
 from data.datasets import load, make_train_dataset
 from models.variants import VARIANTS
-from training.config import resolve
-from training.loop import build_gan, split_for_d_steps, train
+from training.config import TOY_STEPS_PER_EXECUTION, Config, ConfigError, resolve
+from training.callbacks import ProgressLines, ScalarLogger
+from training.loop import build_gan, chunk_steps, split_for_d_steps, train
 
+from test_resume import checkpoint_state, saved_steps
 from test_step_logs import BASE_KEYS
 
 
@@ -190,3 +196,121 @@ def test_train_logs_are_per_step_values(make_config, tmp_path):
                 if value.tag == "d_loss":
                     steps.add(event.step)
     assert steps == {1, 2, 3}
+
+
+def _scalar_events(workdir):
+    """{(tag, step): value} of a run's TensorBoard scalars."""
+    found = {}
+    for path in glob.glob(os.path.join(workdir, "train", "events*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "scalars":
+                    found[value.tag, event.step] = float(tf.make_ndarray(value.tensor))
+    return found
+
+
+@pytest.mark.parametrize("model,dataset,k", [("gan", "ring8", 4), ("infogan", "mnist_5k", 2),
+                                             ("acgan", "mnist_5k", 2)])
+def test_k_steps_per_call_train_exactly_what_k_calls_of_one_step_train(make_config, model,
+                                                                       dataset, k):
+    """--steps_per_execution=K runs K iterations of Algorithm 1 in one traced loop (the toy
+    step under XLA, as on ring8 by default): the checkpoint, every step's TensorBoard scalars
+    (InfoGAN's L_I and AC-GAN's class terms among them) and the returned logs are those of one
+    step per call, bit for bit."""
+    runs = {}
+    for per_call in (1, k):
+        config = make_config(model=model, dataset=dataset, train_steps=4 * k,
+                             steps_per_epoch=2 * k, checkpoint_every=2 * k,
+                             steps_per_execution=per_call,
+                             workdir=f"{make_config().workdir}_{per_call}",
+                             **({"jit_compile": None, "width": 32} if dataset == "ring8" else {}))
+        logs = train(config, verbose=0)
+        with open(os.path.join(config.workdir, "config.json")) as f:
+            assert json.load(f)["steps_per_execution"] == per_call
+        runs[per_call] = (logs, _scalar_events(config.workdir), checkpoint_state(config.workdir),
+                          saved_steps(config.workdir))
+    (logs_1, events_1, state_1, saved_1), (logs_k, events_k, state_k, saved_k) = runs[1], runs[k]
+    assert logs_k == logs_1
+    assert {step for _, step in events_k} == set(range(1, 4 * k + 1))
+    assert events_k == events_1
+    assert saved_k == saved_1 == [2 * k, 4 * k]
+    assert state_k.keys() == state_1.keys()
+    for name in state_1:
+        np.testing.assert_array_equal(state_k[name], state_1[name], err_msg=name)
+
+
+def test_the_call_loop_is_one_traced_while_loop_of_k_iterations(make_config):
+    config, variant = resolve(make_config(model="dcgan"))
+    data = load(config.dataset)
+    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes,
+                    steps_per_execution=3)
+    x, y = next(iter(chunk_steps(_dataset(config, variant, data), 3)))
+    assert x.shape[:2] == (config.batch_size, 3)
+    step = tf.function(gan.train_step)
+    logs = step((x, y))
+    assert int(gan.step.numpy()) == 3 and int(gan.g_optimizer.iterations.numpy()) == 3
+    assert all(v.shape == (3,) for v in logs.values())
+    ops = {op.type for op in step.get_concrete_function((x, y)).graph.get_operations()}
+    assert "While" in ops or "StatelessWhile" in ops
+
+
+def _dataset(config, variant, data):
+    return split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps, 0),
+                             config.batch_size, variant.d_steps)
+
+
+def test_steps_per_execution_default_divides_every_cadence_and_a_given_one_must(tmp_path):
+    def resolved(**fields):
+        return resolve(Config(workdir=str(tmp_path), **fields))[0].steps_per_execution
+
+    assert resolved(model="gan", dataset="ring8") == TOY_STEPS_PER_EXECUTION
+    # The largest divisor of the default that divides the cadences.
+    assert resolved(model="gan", dataset="ring8", checkpoint_every=30) == math.gcd(
+        TOY_STEPS_PER_EXECUTION, 30)
+    assert resolved(model="gan", dataset="ring8", train_steps=101) == 1
+    assert resolved(model="gan", dataset="ring8", strategy="mirrored") == 1
+    assert resolved(model="dcgan", dataset="mnist_5k") == 1
+    assert resolved(model="dcgan", dataset="mnist_5k", steps_per_execution=4) == 4
+    with pytest.raises(ConfigError, match=r"^--checkpoint_every=30 is not a multiple of "
+                                          r"--steps_per_execution=25 .*pass a multiple of 25"):
+        resolved(model="gan", dataset="ring8", checkpoint_every=30, steps_per_execution=25)
+    with pytest.raises(ConfigError, match="--steps_per_execution must be positive"):
+        resolved(model="gan", dataset="ring8", steps_per_execution=0)
+
+
+def test_a_resume_at_a_step_k_does_not_divide_takes_a_divisor_or_is_refused(make_config):
+    """A run stopped at step 3 (one step per call) resumed with K = 2 asked for is refused in
+    one line before any step; with K left to its default, the resume takes gcd(K, 3)."""
+    config = make_config(model="gan", dataset="ring8", train_steps=3, steps_per_epoch=3,
+                         checkpoint_every=3, steps_per_execution=1)
+    train(config, verbose=0)
+    before = checkpoint_state(config.workdir)
+    longer = dataclasses.replace(config, train_steps=12, steps_per_epoch=6, checkpoint_every=6)
+    with pytest.raises(ConfigError, match=r"checkpoint is at step 3, not a multiple of "
+                                          r"--steps_per_execution=2: resume with a "
+                                          r"--steps_per_execution that divides 3"):
+        train(dataclasses.replace(longer, steps_per_execution=2), verbose=0)
+    assert saved_steps(config.workdir) == [3]
+    for name, value in checkpoint_state(config.workdir).items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+    train(dataclasses.replace(longer, steps_per_execution=None), verbose=0)
+    assert saved_steps(config.workdir) == [3, 6, 12]
+
+
+def test_scalars_and_progress_lines_of_a_call_of_k_steps_keep_their_own_cadence(tmp_path,
+                                                                                 capsys):
+    """--log_every and --print_every need not be multiples of K: a call's [K] logs are split
+    into its steps, each written (or printed) at its own step number."""
+    writer = tf.summary.create_file_writer(str(tmp_path / "train"))
+    logger = ScalarLogger(writer, start_step=10, every=3, steps_per_call=4)
+    lines = ProgressLines(start_step=10, last_step=17, every=5, steps_per_call=4)
+    for call in range(2):  # steps 11-14, then 15-18
+        logs = {"d_loss": np.arange(4) + 10.0 * call, "g_loss": -np.arange(4.0)}
+        logger.on_train_batch_end(call, logs)
+        lines.on_train_batch_end(call, logs)
+    writer.close()
+    events = _scalar_events(str(tmp_path))
+    assert events == {("d_loss", 12): 1.0, ("g_loss", 12): -1.0, ("d_loss", 15): 10.0,
+                      ("g_loss", 15): 0.0, ("d_loss", 18): 13.0, ("g_loss", 18): -3.0}
+    printed = [line.split(" (")[0] for line in capsys.readouterr().out.splitlines()]
+    assert printed == ["step 15/17: d_loss=10 g_loss=-0", "step 17/17: d_loss=12 g_loss=-2"]

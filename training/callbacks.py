@@ -1,5 +1,9 @@
 """Keras callbacks of a run: per-step scalars, per-epoch sample pictures, checkpoints.
 
+Keras calls `on_train_batch_end` once per call into TensorFlow: with --steps_per_execution=K
+that is after K steps, with every log a [K] vector (`step_rows` splits it into the K steps'
+logs), so the per-step callbacks take `steps_per_call` and still see every step.
+
 The TensorBoard callback of Keras is not used: with its default update_freq="epoch" it has no
 writer for images, and it logs the learning rate of an optimizer a GAN does not use
 (docs/keras_traps.md). These write with one `tf.summary` writer of the run.
@@ -17,31 +21,46 @@ from training import visualize, workdir
 from training.distribute import is_peer_failure
 
 
+def step_rows(logs, steps_per_call):
+    """The logs of one call of `steps_per_call` steps as that many dicts of floats, in step
+    order (a value is a scalar when the call ran one step, else a vector of one per step)."""
+    values = {name: np.asarray(value, np.float64).reshape(-1)
+              for name, value in (logs or {}).items()}
+    return [{name: float(v[i]) for name, v in values.items()} for i in range(steps_per_call)]
+
+
 class ScalarLogger(keras.callbacks.Callback):
-    """Writes every value of the step's logs (losses, D outputs, gradient norms) every
+    """Writes every value of each step's logs (losses, D outputs, gradient norms) every
     `every` steps, at the step count reached after the update.
 
-    The writes run as one traced function: written eagerly, each scalar is its own op
+    The writes run as one traced function per call: written eagerly, each scalar is its own op
     dispatch, and a step's ten of them cost milliseconds, which a toy step feels
     (`python -m benchmarks.train_step --scalars=traced` against `--scalars=eager`)."""
 
-    def __init__(self, writer, start_step, every=1):
+    def __init__(self, writer, start_step, every=1, steps_per_call=1):
         super().__init__()
         self.writer, self.step, self.every = writer, start_step, every
-        self._write = tf.function(self._write_scalars)
+        self.steps_per_call = steps_per_call
+        self._write = tf.function(self._write_scalars)  # one trace per number of rows
 
-    def _write_scalars(self, step, values):
-        with self.writer.as_default(step=step):
-            for name, value in values.items():
-                tf.summary.scalar(name, value)
+    def _write_scalars(self, steps, values):
+        """steps [n] int64, values {name: [n] float32}: row i at steps[i]. A Python loop over
+        the static n: a traced loop would put its name scope ("while/") in every tag."""
+        for i in range(steps.shape[0]):
+            with self.writer.as_default(step=steps[i]):
+                for name, value in values.items():
+                    tf.summary.scalar(name, value[i])
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self.step % self.every or not logs:
+        first, self.step = self.step + 1, self.step + self.steps_per_call
+        rows = [(step, row) for step, row in zip(range(first, self.step + 1),
+                                                  step_rows(logs, self.steps_per_call))
+                if step % self.every == 0]
+        if not rows or not logs:
             return
-        self._write(tf.constant(self.step, tf.int64),
-                    {name: tf.constant(np.asarray(value, np.float32).reshape(-1)[0])
-                     for name, value in logs.items()})
+        self._write(tf.constant([step for step, _ in rows], tf.int64),
+                    {name: tf.constant([row[name] for _, row in rows], tf.float32)
+                     for name in logs})
 
     def on_epoch_end(self, epoch, logs=None):
         self.writer.flush()
@@ -52,22 +71,26 @@ class ProgressLines(keras.callbacks.Callback):
     `every` steps and at the last step (no carriage returns, no escape codes), e.g.
     `step 200/3000: d_loss=1.306 g_loss=0.6934 ... (31.2 ms/step)`."""
 
-    def __init__(self, start_step, last_step, every):
+    def __init__(self, start_step, last_step, every, steps_per_call=1):
         super().__init__()
         self.step, self.last_step, self.every = start_step, last_step, every
+        self.steps_per_call = steps_per_call
         self._since = (start_step, None)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self._since[1] is None:  # timing starts after the first step (graph tracing)
+        first, self.step = self.step + 1, self.step + self.steps_per_call
+        if self._since[1] is None:  # timing starts after the first call (graph tracing)
             self._since = (self.step, time.perf_counter())
-        if self.step % self.every and self.step != self.last_step:
+        due = [i for i, step in enumerate(range(first, self.step + 1))
+               if step % self.every == 0 or step == self.last_step]
+        if not due:
             return
-        values = " ".join(f"{name}={float(np.asarray(value).reshape(-1)[0]):.4g}"
-                          for name, value in sorted((logs or {}).items()))
+        rows = step_rows(logs, self.steps_per_call)
         steps, began = self.step - self._since[0], self._since[1]
         rate = f" ({(time.perf_counter() - began) / steps * 1000:.1f} ms/step)" if steps else ""
-        print(f"step {self.step}/{self.last_step}: {values}{rate}", flush=True)
+        for i in due:  # a call of K steps may hold several
+            values = " ".join(f"{name}={value:.4g}" for name, value in sorted(rows[i].items()))
+            print(f"step {first + i}/{self.last_step}: {values}{rate}", flush=True)
         self._since = (self.step, time.perf_counter())
 
 
@@ -138,17 +161,19 @@ class NonFiniteGuard(keras.callbacks.Callback):
     """Stops the run at the first step whose logs hold a NaN or Inf (a loss part, D output or
     gradient norm), before any later callback can checkpoint the diverged weights."""
 
-    def __init__(self, start_step, ignore=()):
+    def __init__(self, start_step, ignore=(), steps_per_call=1):
         super().__init__()
-        self.step, self.ignore = start_step, set(ignore)
+        self.step, self.ignore, self.steps_per_call = start_step, set(ignore), steps_per_call
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        bad = [f"{name}={float(np.asarray(value).reshape(-1)[0])}"
-               for name, value in sorted((logs or {}).items())
-               if name not in self.ignore and not np.all(np.isfinite(np.asarray(value)))]
+        first, self.step = self.step + 1, self.step + self.steps_per_call
+        for step, row in zip(range(first, self.step + 1), step_rows(logs, self.steps_per_call)):
+            bad = [f"{name}={value}" for name, value in sorted(row.items())
+                   if name not in self.ignore and not np.isfinite(value)]
+            if bad:
+                break
         if bad:
-            raise RunError(f"step {self.step}: non-finite {', '.join(bad)}; training stopped, "
+            raise RunError(f"step {step}: non-finite {', '.join(bad)}; training stopped, "
                            "the last checkpoint and export are those of the last finite step "
                            "(lower the learning rates or check the data)")
 
@@ -162,14 +187,15 @@ class Checkpointer(keras.callbacks.Callback):
     wrote (a `ckpt-N_temp/` directory, partial `ckpt-N.*` files) and says why in plain words.
     Diverged (non-finite) weights are never saved."""
 
-    def __init__(self, manager, gan, start_step, every, last_step):
+    def __init__(self, manager, gan, start_step, every, last_step, steps_per_call=1):
         super().__init__()
         self.manager, self.gan = manager, gan
         self.step, self.every, self.last_step = start_step, every, last_step
+        self.steps_per_call = steps_per_call  # `every` and the last step are multiples of it
         self.saved_step = start_step  # the restored step is already on disk (or is step 0)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        self.step += self.steps_per_call
         if self.step % self.every == 0 or self.step == self.last_step:
             self.save()
 

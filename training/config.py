@@ -13,6 +13,7 @@ given still wins.
 """
 import dataclasses
 import json
+import math
 import os
 
 from data.datasets import DATASETS
@@ -24,6 +25,12 @@ from models.variants import VARIANTS, Variant, variant_for
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")  # training/distribute.py makes them
+# Algorithm-1 iterations per call into TensorFlow on the toy mixtures on one device, where a
+# step is a few milliseconds and the return to Python between steps a large share of it
+# (benchmarks.train_step --steps_per_execution, docs/speed.md); image steps take 1.
+TOY_STEPS_PER_EXECUTION = 25
+# The step counts a call of K steps must divide: the weights exist only between calls.
+_CADENCES = ("train_steps", "steps_per_epoch", "checkpoint_every")
 
 
 class ConfigError(ValueError):
@@ -82,6 +89,13 @@ class Config(_Hyperparameters):
     jit_compile: bool = hparam(None, help="Compile the train step with XLA (default: where it "
                                "measured faster, training/xla.py; off under multi-device "
                                "strategies).")
+    steps_per_execution: int = hparam(
+        None, help="Training steps per call into TensorFlow: K steps run as one traced loop "
+        "(under XLA one compiled program) and TensorBoard still gets every step's scalars. It "
+        "must divide --train_steps, --steps_per_epoch and --checkpoint_every, and a resumed "
+        "checkpoint's step. Default: %d on the toy mixtures on one device (the largest "
+        "divisor of that which divides them all), else 1." % TOY_STEPS_PER_EXECUTION,
+        check=positive)
     mixed_precision: bool = hparam(False, help="float16 compute with float32 variables/outputs "
                                    "and loss scaling of both optimizers.")
     strategy: str = hparam("default", help="tf.distribute strategy; multi_worker reads "
@@ -198,11 +212,45 @@ def resolve(config):
                           "--d_norm")
     filled = dataclasses.replace(config, train_examples=config.train_examples or 0,
                                  **{k: getattr(variant, k) for k in HYPERPARAMETERS})
+    filled = dataclasses.replace(filled, steps_per_execution=_steps_per_execution(filled,
+                                                                                  is_image))
     if variant.train_points and variant.train_points < variant.batch_size * variant.d_steps:
         raise ConfigError(f"--train_points={variant.train_points} is fewer than one step's "
                           f"{variant.batch_size * variant.d_steps} points (batch_size x "
                           "d_steps); pass more, or 0 for fresh draws")
     return filled, variant
+
+
+def _steps_per_execution(config, is_image):
+    """The steps per call of a config whose other settings are filled in: as asked (each of
+    `_CADENCES` a multiple of it, else ConfigError), or by default the largest divisor of the
+    default that divides them all."""
+    k = config.steps_per_execution
+    cadences = {name: getattr(config, name) for name in _CADENCES}
+    if k is None:
+        default = (TOY_STEPS_PER_EXECUTION if not is_image and config.strategy == "default"
+                   else 1)
+        return math.gcd(default, *cadences.values())
+    for name, value in cadences.items():
+        if value % k:
+            raise ConfigError(f"--{name}={value} is not a multiple of --steps_per_execution={k} "
+                              "(the weights exist only between calls of that many steps); "
+                              f"pass a multiple of {k}, or a --steps_per_execution that "
+                              f"divides {value}")
+    return k
+
+
+def resumed_steps_per_execution(asked, resolved, step):
+    """The steps per call for a run resumed at `step`: `resolved` if it divides `step`; else
+    the largest divisor of it that does when the flag was not given (`asked` None), or
+    ConfigError naming the fix."""
+    if step % resolved == 0:
+        return resolved
+    if asked is None:
+        return math.gcd(resolved, step)
+    raise ConfigError(f"the checkpoint is at step {step}, not a multiple of "
+                      f"--steps_per_execution={asked}: resume with a --steps_per_execution that "
+                      f"divides {step} (1 always does)")
 
 
 def resume_mismatch(previous, config):

@@ -27,7 +27,7 @@ from models.networks import check_shape
 from training import checkpoints, workdir
 from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
                                 SamplePictures, ScalarLogger, StopOnSignal)
-from training.config import ConfigError, resolve
+from training.config import ConfigError, resolve, resumed_steps_per_execution
 from training.distribute import is_chief, is_peer_failure, lost_peers, make_strategy
 from training.xla import resolve_jit_compile
 
@@ -43,8 +43,8 @@ def make_optimizer(variant, lr, mixed_precision=False):
 
 def build_gan(config, variant, data_shape, num_classes, jit_compile=False, steps_per_execution=1):
     """The compiled GAN of a resolved config, with both optimizers built. Call it inside the
-    strategy's scope. `steps_per_execution` > 1 (benchmarks only: train.py's callbacks log and
-    checkpoint every step) runs that many steps per call into TensorFlow."""
+    strategy's scope. `steps_per_execution` K > 1: each call of train_step runs K iterations
+    (models/gan.py `algorithm_1`) on batches of `chunk_steps(dataset, K)`."""
     keras.utils.set_random_seed(config.seed)
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16" if config.mixed_precision else "float32")
@@ -55,7 +55,9 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False, steps
         keras.config.set_dtype_policy(policy)
     gan.compile(make_optimizer(variant, variant.d_lr, config.mixed_precision),
                 make_optimizer(variant, variant.g_lr, config.mixed_precision),
-                jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+                jit_compile=jit_compile)
+    # Not Keras's steps_per_execution: its loop of calls runs outside the XLA program.
+    gan.steps_per_call = steps_per_execution
     return gan
 
 
@@ -71,6 +73,18 @@ def split_for_d_steps(dataset, batch_size, d_steps):
         return tf.transpose(x, perm), tf.transpose(tf.reshape(y, [d_steps, batch_size]))
 
     return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def chunk_steps(dataset, k):
+    """(x [B, d, ...], y [B, d]) per step -> (x [B, k, d, ...], y [B, k, d]) per call of k
+    steps, column j feeding step j; batch-major like `split_for_d_steps`. k = 1: as it is."""
+    if k == 1:
+        return dataset
+
+    def stack(*tensors):
+        return tuple(tf.transpose(t, [1, 0] + list(range(2, len(t.shape)))) for t in tensors)
+
+    return dataset.batch(k, drop_remainder=True).map(stack, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def epoch_segments(step, total, steps_per_epoch):
@@ -133,16 +147,17 @@ def train(config, verbose="auto", callbacks=()):
             lock.release()
 
 
-def _progress(verbose, chief, start, config):
+def _progress(verbose, chief, start, config, steps_per_call):
     """(fit's verbose, [callback]) of `train`'s `verbose`: see there."""
     if not chief:
         return 0, []
     if verbose == "auto" and not sys.stdout.isatty():
-        return 0, [ProgressLines(start, config.train_steps, config.print_every)]
+        return 0, [ProgressLines(start, config.train_steps, config.print_every, steps_per_call)]
     return verbose, []
 
 
 def _train(config, verbose, callbacks, locks):
+    asked_steps_per_execution = config.steps_per_execution
     config, variant = resolve(config)
     strategy = make_strategy(config.strategy, config.devices and config.devices.split(","),
                              config.tpu)
@@ -191,17 +206,23 @@ def _train(config, verbose, callbacks, locks):
     if resumed:
         print(f"resuming from step {start} ({os.path.relpath(resumed, config.workdir)})",
               flush=True)
+    k = resumed_steps_per_execution(asked_steps_per_execution, config.steps_per_execution, start)
+    if k != config.steps_per_execution:
+        print(f"{k} step(s) per call: step {start} is not a multiple of "
+              f"{config.steps_per_execution}", flush=True)
+    gan.steps_per_call = k
 
     writer = (tf.summary.create_file_writer(os.path.join(config.workdir, "train")) if chief
               else tf.summary.create_noop_writer())
     stop = StopOnSignal()
-    checkpointer = Checkpointer(manager, gan, start, config.checkpoint_every, config.train_steps)
+    checkpointer = Checkpointer(manager, gan, start, config.checkpoint_every, config.train_steps,
+                                steps_per_call=k)
     # With loss scaling an overflowing gradient is expected: the step is skipped, not fatal.
     guard = NonFiniteGuard(start, ignore=("d_grad_norm", "g_grad_norm")
-                           if config.mixed_precision else ())
+                           if config.mixed_precision else (), steps_per_call=k)
     extra = list(callbacks)
-    verbose, progress = _progress(verbose, chief, start, config)
-    callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every)]
+    verbose, progress = _progress(verbose, chief, start, config, k)
+    callbacks = [guard, stop, ScalarLogger(writer, start, config.log_every, steps_per_call=k)]
     if chief:
         callbacks.append(SamplePictures(
             writer, gan, None if data.spec.is_image else _real_points(data), data.class_names,
@@ -212,17 +233,18 @@ def _train(config, verbose, callbacks, locks):
     try:
         for initial_epoch, epochs, steps in epoch_segments(start, config.train_steps,
                                                            config.steps_per_epoch):
-            dataset = split_for_d_steps(
+            dataset = chunk_steps(split_for_d_steps(
                 make_train_dataset(data, config.batch_size * variant.d_steps, config.seed,
                                    start_step=step, image_size=config.image_size,
                                    data_scale=variant.data_scale,
                                    train_points=variant.train_points),
-                config.batch_size, variant.d_steps)
+                config.batch_size, variant.d_steps), k)
+            # Keras counts calls: K steps each (every segment is a multiple of K steps).
             history = gan.fit(dataset, initial_epoch=initial_epoch, epochs=epochs,
-                              steps_per_epoch=steps, callbacks=callbacks,
+                              steps_per_epoch=steps // k, callbacks=callbacks,
                               verbose=verbose, shuffle=False)
-            logs = {k: float(np.asarray(v[-1]).reshape(-1)[0])
-                    for k, v in history.history.items()}
+            logs = {name: float(np.asarray(v[-1]).reshape(-1)[-1])  # the segment's last step
+                    for name, v in history.history.items()}
             step = int(gan.step.numpy())
             if stop.received:
                 path = checkpointer.save()
