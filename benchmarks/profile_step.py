@@ -30,6 +30,8 @@ flags.DEFINE_string("dataset", "mnist_5k", "Dataset of the run.")
 flags.DEFINE_bool("jit_compile", True, "Trace the XLA-compiled step (else TensorFlow's ops).")
 flags.DEFINE_integer("warmup", 30, "Steps before the trace starts.")
 flags.DEFINE_integer("steps", 10, "Steps traced.")
+flags.DEFINE_integer("steps_per_execution", 1, "train.py's --steps_per_execution K: the trace "
+                     "covers whole calls of K steps (--warmup and --steps rounded up to them).")
 flags.DEFINE_integer("top", 25, "Ops listed.")
 flags.DEFINE_string("out_dir", "results/profile", "Where the summary and raw trace go.")
 FLAGS = flags.FLAGS
@@ -92,13 +94,19 @@ def main(argv):
     from training.config import Config
     from training.loop import train
 
-    tag = f"{FLAGS.model}_{'xla' if FLAGS.jit_compile else 'noxla'}"
+    tag = (f"{FLAGS.model}_{'xla' if FLAGS.jit_compile else 'noxla'}"
+           + (f"_k{FLAGS.steps_per_execution}" if FLAGS.steps_per_execution > 1 else ""))
     logdir = os.path.join(FLAGS.out_dir, f"{tag}_trace")
     workdir = tempfile.mkdtemp(prefix="profile-run-")
     started = time.perf_counter()
-    train(Config(model=FLAGS.model, dataset=FLAGS.dataset, workdir=workdir,
-                 train_steps=FLAGS.warmup + FLAGS.steps + 10, jit_compile=FLAGS.jit_compile),
-          verbose=0, callbacks=(_Trace(logdir, FLAGS.warmup, FLAGS.steps),))
+    k = FLAGS.steps_per_execution
+    warmup, calls = -(-FLAGS.warmup // k), -(-FLAGS.steps // k)  # Keras counts calls
+    FLAGS.steps = calls * k  # what the per-step figures divide by
+    total = (warmup + calls + 1) * k
+    train(Config(model=FLAGS.model, dataset=FLAGS.dataset, workdir=workdir, train_steps=total,
+                 steps_per_epoch=total, checkpoint_every=total, steps_per_execution=k,
+                 jit_compile=FLAGS.jit_compile),
+          verbose=0, callbacks=(_Trace(logdir, warmup, calls),))
     xplanes = sorted(glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")))
     if not xplanes:
         sys.exit(f"error: no trace written under {logdir}")
@@ -118,6 +126,7 @@ def main(argv):
             by_type[row["type"]] += row["total_self_time"]
     busy = sum(by_type.values())
     summary = {"model": FLAGS.model, "xla": FLAGS.jit_compile, "steps": FLAGS.steps,
+               "steps_per_execution": k,
                "op_types": [{"type": k, "ms_per_step": v / 1e3 / FLAGS.steps, "share": v / busy}
                             for k, v in sorted(by_type.items(), key=lambda kv: -kv[1])
                             ][:FLAGS.top],

@@ -6,8 +6,9 @@ writes and all).
 
 Every logged step's scalars carry the wall time they were written at (training/callbacks.py
 `ScalarLogger`, every `--log_every` steps); the differences of consecutive steps' times, after
-the first `--skip` steps of each process (tracing, compiling), give the median and quartiles per step, and the
-share of steps slower than twice the median (checkpoints, sample grids). Differences are taken
+the first `--skip` steps of each process (tracing, compiling), give the median and quartiles
+per step, and the share of steps slower than twice the median (checkpoints, sample grids);
+under --steps_per_execution=K, per call of K steps, divided by K. Differences are taken
 within each events file (one per process), so a resumed run's restart is never a step.
 """
 import glob
@@ -24,8 +25,13 @@ flags.DEFINE_string("tag", "g_loss", "A scalar logged at every step.")
 FLAGS = flags.FLAGS
 
 
-def step_times(logdir, tag="g_loss", skip=20):
-    """{steps, median_ms, q25_ms, q75_ms, slow_share, total_s} of the steps logged in logdir."""
+def step_times(logdir, tag="g_loss", skip=20, steps_per_call=1):
+    """{steps, median_ms, q25_ms, q75_ms, slow_share, total_s} of the steps logged in logdir.
+
+    With `steps_per_call` K > 1 (the run's --steps_per_execution) a call's K steps are written
+    together after it: the time of a step is then the time between the writes of consecutive
+    calls' last steps (multiples of K) divided by K, one value per call."""
+    k = steps_per_call
     ms = []
     for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
         wall = {}  # one file per process: a resumption's restart never counts as a step
@@ -33,10 +39,10 @@ def step_times(logdir, tag="g_loss", skip=20):
             event = tf.compat.v1.Event.FromString(record.numpy())
             if any(v.tag == tag for v in event.summary.value):
                 wall[event.step] = event.wall_time
-        steps = np.array(sorted(wall), dtype=np.int64)
+        steps = np.array(sorted(s for s in wall if s % k == 0), dtype=np.int64)
         times = np.array([wall[s] for s in steps])
-        keep = (np.diff(steps) == 1) & (steps[1:] > steps[0] + skip) if len(steps) else []
-        ms.extend((np.diff(times) * 1e3)[keep])
+        keep = (np.diff(steps) == k) & (steps[1:] > steps[0] + skip) if len(steps) else []
+        ms.extend((np.diff(times) * 1e3 / k)[keep])
     ms = np.array(ms)
     if len(ms) == 0:
         raise app.UsageError(f"no consecutive steps with {tag!r} after step {skip} in {logdir}")
@@ -50,7 +56,10 @@ def main(argv):
     del argv
     if not FLAGS.workdir:
         raise app.UsageError("pass --workdir=DIR, the run to read")
-    print(json.dumps(step_times(os.path.join(FLAGS.workdir, "train"), FLAGS.tag, FLAGS.skip)))
+    with open(os.path.join(FLAGS.workdir, "config.json")) as f:
+        k = json.load(f).get("steps_per_execution") or 1  # older runs: one step per call
+    print(json.dumps(step_times(os.path.join(FLAGS.workdir, "train"), FLAGS.tag, FLAGS.skip,
+                                k)))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ count the same parameters):
   Dense(1).
 - "wgan_gp_toy" (gan_toy.py's nets, the toy wgan / wgan_gp protocol): G as "mlp"; D = 3 x
   Dense(w)-ReLU, Dense(1).
+- "pacgan_toy" (PacGAN's nets, the toy `gan` protocol): G = 4 x Dense(w, no bias)-BN(eps 1e-4,
+  momentum 0.05)-ReLU, Dense(out); D = 3 maxout layers (Dense((w // 2) * 5), the max over each
+  5 consecutive units), Dense(1).
 A step is ours: `d_steps` D updates on fresh noise and real batches (plus WGAN-GP's penalty, with
 a double backward), then one G update. Real batches are drawn from tensors in memory (mnist_5k's
 digits, or the toy mixture), so the peer pays no input-pipeline cost at all.
@@ -32,6 +35,7 @@ from torch.nn import functional as F
 from benchmarks.train_step import summarize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAXOUT_PIECES = 5  # models/networks.py's (that module imports TensorFlow: not imported here)
 
 
 def _norm(kind, features, image):
@@ -52,6 +56,14 @@ class Generator(nn.Module):
             self.up = nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False)
             self.up_bn = nn.BatchNorm2d(w)
             self.out = nn.ConvTranspose2d(w, s["data_shape"][-1], 4, 2, 1)
+        elif s["arch"] == "pacgan_toy":
+            dims = [s["input_dim"], w, w, w, w]
+            batch_norm = s.get("g_norm") == "batch"
+            self.hidden = nn.ModuleList(nn.Linear(a, b, bias=not batch_norm)
+                                        for a, b in zip(dims, dims[1:]))
+            self.norms = nn.ModuleList(nn.BatchNorm1d(w, eps=1e-4, momentum=0.05) if batch_norm
+                                       else nn.Identity() for _ in dims[1:])
+            self.out = nn.Linear(w, math.prod(s["data_shape"]))
         else:
             dims = [s["input_dim"], w, w, w]
             self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
@@ -61,6 +73,10 @@ class Generator(nn.Module):
         if self.s["arch"] == "dcgan":
             x = F.relu(self.project_bn(self.project(z))).view(-1, 2 * self.s["width"], 7, 7)
             return torch.tanh(self.out(F.relu(self.up_bn(self.up(x)))))
+        if self.s["arch"] == "pacgan_toy":
+            for layer, norm in zip(self.hidden, self.norms):
+                z = F.relu(norm(layer(z)))
+            return self.out(z)
         for layer in self.hidden:
             z = F.relu(layer(z))
         return self.out(z)
@@ -76,6 +92,12 @@ class Discriminator(nn.Module):
             self.norm1 = _norm(s["d_norm"], 2 * w, True) if s["d_norm"] != "layer" else (
                 nn.LayerNorm([2 * w, 7, 7]))
             self.logits = nn.Linear(2 * w * 7 * 7, 1)
+        elif s["arch"] == "pacgan_toy":
+            units = w // 2
+            dims = [math.prod(s["data_shape"]), units, units, units]
+            self.hidden = nn.ModuleList(nn.Linear(a, b * MAXOUT_PIECES)
+                                        for a, b in zip(dims, dims[1:]))
+            self.logits = nn.Linear(units, 1)
         else:
             dims = [math.prod(s["data_shape"]), w, w, w]
             self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
@@ -90,6 +112,11 @@ class Discriminator(nn.Module):
             x = F.leaky_relu(self.norm1(self.conv1(x)), 0.2)
             return self.logits(x.flatten(1))
         x = x.flatten(1)
+        if self.s["arch"] == "pacgan_toy":
+            for layer in self.hidden:
+                x = layer(x)
+                x = x.view(x.shape[0], -1, MAXOUT_PIECES).amax(-1)
+            return self.logits(x)
         for layer, norm in zip(self.hidden, self.norms):
             x = F.leaky_relu(norm(layer(x)), self.slope)
         return self.logits(x)

@@ -221,10 +221,11 @@ def torch_settings(model):
         return None
     if spec.is_image and (v.arch == "dcgan" and spec.shape != (28, 28, 1)):
         return None
-    if v.arch not in ("mlp", "dcgan", "wgan_gp_toy"):  # PacGAN's maxout nets: no peer yet
+    if v.arch not in ("mlp", "dcgan", "wgan_gp_toy", "pacgan_toy"):
         return None
     return {"arch": v.arch, "data_shape": list(spec.shape),
             "input_dim": v.latent_dim, "width": config.width, "d_norm": v.d_norm,
+            "g_norm": v.g_norm,
             "batch": config.batch_size, "d_steps": v.d_steps, "loss": v.loss,
             "optimizer": v.optimizer, "d_lr": v.d_lr, "g_lr": v.g_lr, "beta_1": v.beta_1,
             "beta_2": v.beta_2, "gp_weight": v.gp_weight, "clip_value": v.clip_value}
