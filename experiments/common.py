@@ -60,6 +60,8 @@ def cli_main(name, run, extra_flags=()):
         except Interrupted as e:
             print(f"stopped: {e}", file=sys.stderr)
             sys.exit(130)
+        if record is None:  # a run that only trained (its summary is another process's)
+            return
         print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in record["summary"].items()))
         print(f"wrote {record['files']['figure']} and {record['files']['json']}")
 

@@ -20,10 +20,17 @@ of fewer steps is continued from there when more are asked for). `--steps` below
 count shortens the runs: the record says so and every run prints "shortened: N of M protocol
 steps". The table and figure combine every record in `<out_dir>`, beside PacGAN's published
 rows (its GAN baseline is the protocol of our `gan` row).
+
+`--processes=P` trains P seeds at once, each in its own process pinned to its own CPU
+(TensorFlow sizes its thread pools by the CPUs a process may use): on the 2-core CPU two toy
+runs side by side train more steps per second in all than one run on both cores
+(`python -m benchmarks.toy_throughput`, docs/speed.md); default: one per CPU.
 """
 import glob
 import json
 import os
+import subprocess
+import sys
 import time
 
 import keras
@@ -130,6 +137,7 @@ def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
         "curve": curve.points,
         "train_seconds": total_train_seconds(workdir),
         "ms_per_step_this_session": 1000 * seconds / max(steps - start, 1),
+        "cpus_this_session": sorted(os.sched_getaffinity(0)),  # pinned under --processes > 1
         "config": done_config, "resolved": {k: getattr(resolved, k) for k in (
             "batch_size", "d_steps", "latent_dim", "width", "d_lr", "g_lr", "beta_1",
             "beta_2", "gp_weight", "clip_value", "data_scale", "train_points")},
@@ -143,9 +151,10 @@ def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
 
 
 def run(out_dir, quick=False, seed=0, steps=None, seeds=5, models=MODELS, datasets=DATASETS,
-        checks=8):
-    """Trains the missing seeds (`steps` None: each protocol's own count), then tables and
-    plots every record in out_dir."""
+        checks=8, processes=1, summary=True):
+    """Trains the missing seeds (`steps` None: each protocol's own count), `processes` at a
+    time (each its own process on its own CPU), then tables and plots every record in out_dir
+    (unless `summary` is off: a seed's own process)."""
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
     if quick:
@@ -159,6 +168,7 @@ def run(out_dir, quick=False, seed=0, steps=None, seeds=5, models=MODELS, datase
                                          f"{','.join(known)}")
     if checks < 1 or seeds < 1 or (steps is not None and steps < 1):
         raise common.ExperimentError("--steps, --seeds and --checks must be positive")
+    todo = []  # (dataset, model, seed, steps) still to train
     for dataset in datasets:
         for model in models:
             n = steps or protocol_steps(model, dataset)
@@ -172,11 +182,43 @@ def run(out_dir, quick=False, seed=0, steps=None, seeds=5, models=MODELS, datase
                     print(f"{dataset} {model} seed {s}: done ({done['steps_done']:,} steps), "
                           "skipped", flush=True)
                     continue
-                try:
-                    run_seed(out_dir, dataset, model, s, n, checks, quick)
-                except ConfigError as e:
-                    raise common.ExperimentError(str(e)) from None
-    return summarize(out_dir, started, quick)
+                todo.append((dataset, model, s, n))
+    if processes > 1 and len(todo) > 1:
+        run_side_by_side(out_dir, todo, checks, processes)
+    else:
+        for dataset, model, s, n in todo:
+            try:
+                run_seed(out_dir, dataset, model, s, n, checks, quick)
+            except ConfigError as e:
+                raise common.ExperimentError(str(e)) from None
+    return summarize(out_dir, started, quick) if summary else None
+
+
+def run_side_by_side(out_dir, todo, checks, processes):
+    """Runs each (dataset, model, seed, steps) of `todo` as `python -m
+    experiments.mode_coverage` for that seed alone, `processes` at a time, each pinned to a
+    CPU of its own; their output goes to the console as it comes."""
+    cpus = sorted(os.sched_getaffinity(0))[:processes]
+    waiting, running, failed = list(todo), {}, []
+    while waiting or running:
+        while waiting and len(running) < len(cpus):
+            dataset, model, s, n = waiting.pop(0)
+            cpu = next(c for c in cpus if c not in running)
+            command = [sys.executable, "-m", "experiments.mode_coverage", f"--out_dir={out_dir}",
+                       f"--datasets={dataset}", f"--models={model}", f"--seed={s}", "--seeds=1",
+                       f"--steps={n}", f"--checks={checks}", "--processes=1", "--nosummary"]
+            running[cpu] = (subprocess.Popen(command, preexec_fn=lambda c=cpu:
+                                             os.sched_setaffinity(0, {c})), (dataset, model, s))
+            print(f"{dataset} {model} seed {s}: started on CPU {cpu}", flush=True)
+        time.sleep(1)
+        for cpu, (process, job) in list(running.items()):
+            if process.poll() is not None:
+                del running[cpu]
+                if process.returncode:
+                    failed.append(f"{' '.join(map(str, job))} (exit status {process.returncode})")
+    if failed:
+        raise common.ExperimentError(f"seed runs failed: {'; '.join(failed)}; rerun the same "
+                                     "command to resume them")
 
 
 # === Combining the records ===
@@ -329,5 +371,9 @@ if __name__ == "__main__":
     flags.DEFINE_integer("seeds", 5, "Seeds per (dataset, model); existing records are kept.")
     flags.DEFINE_list("models", list(MODELS), "Variants to train.")
     flags.DEFINE_list("datasets", list(DATASETS), "Toy datasets.")
-    app.run(common.cli_main(NAME, run,
-                            extra_flags=("steps", "seeds", "models", "datasets", "checks")))
+    flags.DEFINE_integer("processes", len(os.sched_getaffinity(0)), "Seeds trained at once, "
+                         "each in its own process on its own CPU (default: one per CPU).")
+    flags.DEFINE_bool("summary", True, "Table and plot every record at the end (--nosummary: "
+                      "the process of one seed among several).")
+    app.run(common.cli_main(NAME, run, extra_flags=("steps", "seeds", "models", "datasets",
+                                                    "checks", "processes", "summary")))

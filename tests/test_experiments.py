@@ -228,6 +228,25 @@ def test_mode_coverage_quick_records_each_seed_says_shortened_and_accumulates(tm
     assert set(r["table"]["ring8"]) == {"real", "gan@40"}
 
 
+def test_mode_coverage_trains_seeds_side_by_side_each_pinned_to_its_own_cpu(tmp_path):
+    """--processes=2: the two seeds run at once, each its own process on one CPU (as the
+    benchmark that chose it measured), and the parent tables both."""
+    from experiments import mode_coverage
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("side by side needs 2 CPUs")
+    r = mode_coverage.run(str(tmp_path), steps=20, seeds=2, models=("gan",),
+                          datasets=("ring8",), checks=2, processes=2)
+    pinned = []
+    for s in (0, 1):
+        with open(tmp_path / f"ring8_gan_seed{s}.json") as f:
+            record = json.load(f)
+        assert record["seed"] == s and record["steps_done"] == 20
+        pinned.append(record["cpus_this_session"])
+    assert sorted(pinned) == [[cpus[0]], [cpus[1]]]
+    assert r["table"]["ring8"]["gan@20"]["seeds"] == 2
+
+
 def test_infogan_quick_logs_the_bound_and_measures_each_seed(tmp_path):
     from experiments import infogan_mnist, runs
     r = written(infogan_mnist.run(str(tmp_path), quick=True), "infogan_mnist")
