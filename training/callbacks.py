@@ -229,8 +229,8 @@ class Checkpointer(keras.callbacks.Callback):
 
 
 class StopOnSignal(keras.callbacks.Callback):
-    """First Ctrl-C (SIGINT) or SIGTERM: finish the current step, then stop so the run can
-    checkpoint and exit. A second Ctrl-C interrupts at once."""
+    """First Ctrl-C (SIGINT) or SIGTERM: finish the current call (its --steps_per_execution
+    steps), then stop so the run can checkpoint and exit. A second Ctrl-C interrupts at once."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
