@@ -291,6 +291,8 @@ def test_a_resume_at_a_step_k_does_not_divide_takes_a_divisor_or_is_refused(make
                                           r"--steps_per_execution that divides 3"):
         train(dataclasses.replace(longer, steps_per_execution=2), verbose=0)
     assert saved_steps(config.workdir) == [3]
+    with open(os.path.join(config.workdir, "config.json")) as f:
+        assert json.load(f)["train_steps"] == 3  # nothing of the refused run was written
     for name, value in checkpoint_state(config.workdir).items():
         np.testing.assert_array_equal(value, before[name], err_msg=name)
     train(dataclasses.replace(longer, steps_per_execution=None), verbose=0)

@@ -184,6 +184,11 @@ def _train(config, verbose, callbacks, locks):
                                  class_names=list(data.class_names) or None)
     if chief:  # the lock first: --overwrite must never remove a live run
         locks.append(workdir.WorkdirLock(config.workdir))
+        latest = (None if config.overwrite else
+                  tf.train.latest_checkpoint(os.path.join(config.workdir, "checkpoints")))
+        if latest:  # a K that cannot resume is refused before anything is written
+            resumed_steps_per_execution(asked_steps_per_execution, config.steps_per_execution,
+                                        int(latest.rsplit("-", 1)[1]))  # named by its step
         workdir.prepare(config)
     # Saving is collective under multi-worker: the others save to a scratch dir (removed).
     checkpoint_dir = (os.path.join(config.workdir, "checkpoints") if chief
