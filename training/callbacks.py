@@ -2,7 +2,8 @@
 
 Keras calls `on_train_batch_end` once per call into TensorFlow: with --steps_per_execution=K
 that is after K steps, with every log a [K] vector (`step_rows` splits it into the K steps'
-logs), so the per-step callbacks take `steps_per_call` and still see every step.
+logs), so the per-step callbacks (`StepCounter`s) take `steps_per_call` and still see every
+step.
 
 The TensorBoard callback of Keras is not used: with its default update_freq="epoch" it has no
 writer for images, and it logs the learning rate of an optimizer a GAN does not use
@@ -29,7 +30,21 @@ def step_rows(logs, steps_per_call):
     return [{name: float(v[i]) for name, v in values.items()} for i in range(steps_per_call)]
 
 
-class ScalarLogger(keras.callbacks.Callback):
+class StepCounter(keras.callbacks.Callback):
+    """A callback that counts the run's steps over Keras's calls of `steps_per_call` steps."""
+
+    def __init__(self, start_step, steps_per_call=1):
+        super().__init__()
+        self.step, self.steps_per_call = start_step, steps_per_call
+
+    def advance(self):
+        """The steps of the call that just ended, in order; `step` is then the last of them."""
+        first = self.step + 1
+        self.step += self.steps_per_call
+        return range(first, self.step + 1)
+
+
+class ScalarLogger(StepCounter):
     """Writes every value of each step's logs (losses, D outputs, gradient norms) every
     `every` steps, at the step count reached after the update.
 
@@ -38,9 +53,8 @@ class ScalarLogger(keras.callbacks.Callback):
     (`python -m benchmarks.train_step --scalars=traced` against `--scalars=eager`)."""
 
     def __init__(self, writer, start_step, every=1, steps_per_call=1):
-        super().__init__()
-        self.writer, self.step, self.every = writer, start_step, every
-        self.steps_per_call = steps_per_call
+        super().__init__(start_step, steps_per_call)
+        self.writer, self.every = writer, every
         self._write = tf.function(self._write_scalars)  # one trace per number of rows
 
     def _write_scalars(self, steps, values):
@@ -52,45 +66,43 @@ class ScalarLogger(keras.callbacks.Callback):
                     tf.summary.scalar(name, value[i])
 
     def on_train_batch_end(self, batch, logs=None):
-        first, self.step = self.step + 1, self.step + self.steps_per_call
-        rows = [(step, row) for step, row in zip(range(first, self.step + 1),
-                                                  step_rows(logs, self.steps_per_call))
-                if step % self.every == 0]
-        if not rows or not logs:
+        steps = self.advance()
+        due = [i for i, step in enumerate(steps) if step % self.every == 0]
+        if not due or not logs:
             return
-        self._write(tf.constant([step for step, _ in rows], tf.int64),
-                    {name: tf.constant([row[name] for _, row in rows], tf.float32)
+        rows = step_rows(logs, self.steps_per_call)
+        self._write(tf.constant([steps[i] for i in due], tf.int64),
+                    {name: tf.constant([rows[i][name] for i in due], tf.float32)
                      for name in logs})
 
     def on_epoch_end(self, epoch, logs=None):
         self.writer.flush()
 
 
-class ProgressLines(keras.callbacks.Callback):
+class ProgressLines(StepCounter):
     """The progress bar's replacement when stdout is a file or a pipe: one plain line every
     `every` steps and at the last step (no carriage returns, no escape codes), e.g.
     `step 200/3000: d_loss=1.306 g_loss=0.6934 ... (31.2 ms/step)`."""
 
     def __init__(self, start_step, last_step, every, steps_per_call=1):
-        super().__init__()
-        self.step, self.last_step, self.every = start_step, last_step, every
-        self.steps_per_call = steps_per_call
+        super().__init__(start_step, steps_per_call)
+        self.last_step, self.every = last_step, every
         self._since = (start_step, None)
 
     def on_train_batch_end(self, batch, logs=None):
-        first, self.step = self.step + 1, self.step + self.steps_per_call
+        steps = self.advance()
         if self._since[1] is None:  # timing starts after the first call (graph tracing)
             self._since = (self.step, time.perf_counter())
-        due = [i for i, step in enumerate(range(first, self.step + 1))
+        due = [i for i, step in enumerate(steps)
                if step % self.every == 0 or step == self.last_step]
         if not due:
             return
         rows = step_rows(logs, self.steps_per_call)
-        steps, began = self.step - self._since[0], self._since[1]
-        rate = f" ({(time.perf_counter() - began) / steps * 1000:.1f} ms/step)" if steps else ""
+        timed, began = self.step - self._since[0], self._since[1]
+        rate = f" ({(time.perf_counter() - began) / timed * 1000:.1f} ms/step)" if timed else ""
         for i in due:  # a call of K steps may hold several
             values = " ".join(f"{name}={value:.4g}" for name, value in sorted(rows[i].items()))
-            print(f"step {first + i}/{self.last_step}: {values}{rate}", flush=True)
+            print(f"step {steps[i]}/{self.last_step}: {values}{rate}", flush=True)
         self._since = (self.step, time.perf_counter())
 
 
@@ -157,17 +169,16 @@ class RunError(RuntimeError):
     """Training had to stop; the message says why, at which step, and what is intact."""
 
 
-class NonFiniteGuard(keras.callbacks.Callback):
+class NonFiniteGuard(StepCounter):
     """Stops the run at the first step whose logs hold a NaN or Inf (a loss part, D output or
     gradient norm), before any later callback can checkpoint the diverged weights."""
 
     def __init__(self, start_step, ignore=(), steps_per_call=1):
-        super().__init__()
-        self.step, self.ignore, self.steps_per_call = start_step, set(ignore), steps_per_call
+        super().__init__(start_step, steps_per_call)
+        self.ignore = set(ignore)
 
     def on_train_batch_end(self, batch, logs=None):
-        first, self.step = self.step + 1, self.step + self.steps_per_call
-        for step, row in zip(range(first, self.step + 1), step_rows(logs, self.steps_per_call)):
+        for step, row in zip(self.advance(), step_rows(logs, self.steps_per_call)):
             bad = [f"{name}={value}" for name, value in sorted(row.items())
                    if name not in self.ignore and not np.isfinite(value)]
             if bad:
@@ -178,7 +189,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
                            "(lower the learning rates or check the data)")
 
 
-class Checkpointer(keras.callbacks.Callback):
+class Checkpointer(StepCounter):
     """Saves a checkpoint every `every` steps and at the last step, numbered by the step.
 
     tf.train.CheckpointManager writes the data files first and only then points the
@@ -188,14 +199,13 @@ class Checkpointer(keras.callbacks.Callback):
     Diverged (non-finite) weights are never saved."""
 
     def __init__(self, manager, gan, start_step, every, last_step, steps_per_call=1):
-        super().__init__()
+        super().__init__(start_step, steps_per_call)  # `every`, `last_step`: multiples of it
         self.manager, self.gan = manager, gan
-        self.step, self.every, self.last_step = start_step, every, last_step
-        self.steps_per_call = steps_per_call  # `every` and the last step are multiples of it
+        self.every, self.last_step = every, last_step
         self.saved_step = start_step  # the restored step is already on disk (or is step 0)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += self.steps_per_call
+        self.advance()
         if self.step % self.every == 0 or self.step == self.last_step:
             self.save()
 
