@@ -22,9 +22,10 @@ steps". The table and figure combine every record in `<out_dir>`, beside PacGAN'
 rows (its GAN baseline is the protocol of our `gan` row).
 
 `--processes=P` trains P seeds at once, each in its own process pinned to its own CPU
-(TensorFlow sizes its thread pools by the CPUs a process may use): on the 2-core CPU two toy
-runs side by side train more steps per second in all than one run on both cores
-(`python -m benchmarks.toy_throughput`, docs/speed.md); default: one per CPU.
+(TensorFlow sizes its thread pools by the CPUs a process may use); default: one per CPU. On the
+2-core CPU two toy runs side by side trained 1.11x the steps per second of one run on both cores
+by the medians, inside the spread of the rounds (`python -m benchmarks.toy_throughput`,
+docs/speed.md).
 """
 import glob
 import json
