@@ -53,6 +53,13 @@ RUNS = {
     "wgan_no_bn": ("wgan", {"g_norm": "none", "d_norm": "none"}, "WGAN, no batch norm"),
     "wgan_mlp_g": ("wgan", {"g_arch": "mlp", "g_width": 512}, "WGAN critic, MLP G (4 x 512)"),
     "wgan_gp": ("wgan_gp", {}, "WGAN-GP"),
+    # experiments/augment_ema.py: the policy InfoGAN's pilot picked, the StyleGAN2-ADA decay.
+    "dcgan_augment": ("dcgan", {"augment": "color,translation,cutout"},
+                      "DCGAN, DiffAugment color,translation,cutout"),
+    "dcgan_ema": ("dcgan", {"ema": 0.999}, "DCGAN, generator average 0.999"),
+    "wgan_gp_augment": ("wgan_gp", {"augment": "color,translation,cutout"},
+                        "WGAN-GP, DiffAugment color,translation,cutout"),
+    "wgan_gp_ema": ("wgan_gp", {"ema": 0.999}, "WGAN-GP, generator average 0.999"),
 }
 SCALARS = ("d_real", "d_fake", "d_loss", "g_loss")
 # A run "learns" when its final FD is below its step-0 FD divided by this (set at 5 after seeing
@@ -96,7 +103,8 @@ def get(pool, run, seed, quick=False, log=print):
         "run": run, "label": label, "model": model, "changes": RUNS[run][1], "seed": seed,
         "data": config["dataset_used"], "steps": config["train_steps"], "quick": quick,
         "config": {k: config[k] for k in ("batch_size", "d_steps", "loss", "d_lr", "g_lr",
-                                          "d_norm", "g_norm", "g_arch", "g_width", "width")},
+                                          "d_norm", "g_norm", "g_arch", "g_width", "width",
+                                          "augment", "ema")},
         "train_seconds_this_call": train_seconds,
         "curve": curve, "real": real,
         "final": {r["metric"]: r["model"] for r in result["rows"]},

@@ -18,7 +18,8 @@ import os
 import numpy as np
 import pytest
 
-from experiments import batch_norm, curves, minimax_vs_ns, w_tracks_quality, wgan_gp_mnist
+from experiments import (augment_ema, batch_norm, curves, minimax_vs_ns, w_tracks_quality,
+                         wgan_gp_mnist)
 from tests.test_experiments import written
 
 
@@ -31,10 +32,14 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
     w = written(w_tracks_quality.run(out, quick=True), "w_tracks_quality")
     mm = written(minimax_vs_ns.run(out, quick=True), "minimax_vs_ns")
     bn = written(batch_norm.run(out, quick=True), "batch_norm")
+    ae = written(augment_ema.run(out, quick=True, models=["dcgan"]), "augment_ema")
     assert os.path.getmtime(gp_record) == stamp  # read back, not retrained
 
     # Every run: scored at step 0 and at each of the 4 checkpoints, scalars from step 2 on.
-    for name in curves.RUNS:
+    # (WGAN-GP's augment and ema runs are augment_ema's second model, left out here.)
+    trained = sorted(f[:-len("_seed0.json")] for f in os.listdir(pool) if f.endswith(".json"))
+    assert trained == sorted(set(curves.RUNS) - {"wgan_gp_augment", "wgan_gp_ema"})
+    for name in trained:
         with open(os.path.join(pool, f"{name}_seed0.json")) as f:
             r = json.load(f)
         assert [p["step"] for p in r["curve"]] == [0, 2, 4, 6, 8], name
@@ -54,6 +59,10 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
         assert json.load(f)["config"]["loss"] == "minimax"
     with open(os.path.join(pool, "wgan_mlp_g_seed0.json")) as f:
         assert json.load(f)["config"]["g_arch"] == "mlp"
+    with open(os.path.join(pool, "dcgan_augment_seed0.json")) as f, \
+            open(os.path.join(pool, "dcgan_ema_seed0.json")) as g:
+        assert json.load(f)["config"]["augment"] == "color,translation,cutout"
+        assert json.load(g)["config"]["ema"] == 0.999
 
     # Verdicts follow the numbers written beside them.
     for row in bn["settings"]:
@@ -90,6 +99,18 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
         summary = w["per_run"][row["run"]]
         assert summary["rho_all"] == [rho] and summary["positive_every_seed"] == (
             rho is not None and rho > 0)
+    by_run = {r["run"]: r for r in ae["rows"]}
+    assert sorted(by_run) == ["dcgan", "dcgan_augment", "dcgan_ema"]
+    for name in ("dcgan_augment", "dcgan_ema"):
+        with open(os.path.join(pool, f"{name}_seed0.json")) as f, \
+                open(os.path.join(pool, "dcgan_seed0.json")) as g:
+            fd = json.load(f)["final"]["Frechet distance (classifier)"]
+            default_fd = json.load(g)["final"]["Frechet distance (classifier)"]
+        assert by_run[name]["fd"] == [pytest.approx(fd[0] if isinstance(fd, list) else fd)]
+        assert by_run[name]["lower_fd_than_default"] == [bool(
+            by_run[name]["fd"][0] < by_run["dcgan"]["fd"][0])]
+        assert by_run["dcgan"]["fd"] == [pytest.approx(
+            default_fd[0] if isinstance(default_fd, list) else default_fd)]
     assert gp["summary"]["seeds"] == [0] and gp["summary"]["fd"] == [pytest.approx(
         gp["per_seed"][0]["final"]["Frechet distance (classifier)"], rel=1e-3, abs=0.05)]
 
