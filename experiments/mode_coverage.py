@@ -260,23 +260,35 @@ def summarize(out_dir, started, quick=False):
                                 started)
 
 
+def standard_error(values):
+    """The standard error of the mean over seeds, sample std / sqrt(n) (PacGAN's Table 1 gives
+    its means +- this over 10 runs); None for a single seed."""
+    values = np.asarray(values, float)
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None
+
+
 def _row(records, steps, protocol):
     modes = np.array([r["final"]["modes"] for r in records], float)
     hq = np.array([100 * r["final"]["high_quality"] for r in records])
     kl = np.array([r["final"]["reverse_kl"] for r in records])
     k = len(records[0]["final"]["counts"])
     return {"seeds": len(records), "steps_done": steps, "protocol_steps": protocol,
-            "modes_mean": modes.mean(), "modes_std": modes.std(), "high_quality_mean": hq.mean(),
-            "high_quality_std": hq.std(), "reverse_kl_mean": kl.mean(),
+            "modes_mean": modes.mean(), "modes_se": standard_error(modes),
+            "high_quality_mean": hq.mean(), "high_quality_se": standard_error(hq),
+            "reverse_kl_mean": kl.mean(),
             "all_modes_every_seed": bool(np.all(modes == k)),
             "per_seed": [{"seed": r["seed"], "modes": r["final"]["modes"],
                           "high_quality": r["final"]["high_quality"],
                           "train_seconds": r.get("train_seconds")} for r in records]}
 
 
+def _se(value):
+    return "" if value is None else f" +- {value:.1f}"
+
+
 def markdown(table):
-    lines = ["| data | model | steps (of the protocol's) | seeds | modes (mean +- std) "
-             "| high quality % | reverse KL | every mode, every seed |",
+    lines = ["| data | model | steps (of the protocol's) | seeds | modes (mean +- s.e.) "
+             "| high quality % (mean +- s.e.) | reverse KL | every mode, every seed |",
              "|---|---|---|---|---|---|---|---|"]
     for dataset, rows in table.items():
         k = len(TOY_CENTRES[dataset])
@@ -289,8 +301,8 @@ def markdown(table):
                 if t["steps_done"] < t["protocol_steps"]:
                     steps = f"**shortened**: {steps}"
             lines.append(f"| {dataset} | {label} | {steps} | {t['seeds']} | "
-                         f"{t['modes_mean']:.1f} +- {t['modes_std']:.1f} of {k} | "
-                         f"{t['high_quality_mean']:.1f} +- {t['high_quality_std']:.1f} | "
+                         f"{t['modes_mean']:.1f}{_se(t['modes_se'])} of {k} | "
+                         f"{t['high_quality_mean']:.1f}{_se(t['high_quality_se'])} | "
                          f"{t['reverse_kl_mean']:.3f} | "
                          f"{'yes' if t['all_modes_every_seed'] else 'no'} |")
         for name, (modes, hq) in PUBLISHED[dataset].items():

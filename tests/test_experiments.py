@@ -193,6 +193,20 @@ def test_sigterm_stops_an_experiment_like_train_py_and_its_time_is_kept(tmp_path
 # === The MNIST and toy runs (their full versions train for minutes; --quick checks the plumbing
 # and the relations that hold at any training length) ===
 
+def test_mode_coverage_reports_the_standard_error_over_seeds_as_pacgans_table():
+    from experiments import mode_coverage
+    # Sample std (ddof 1) over sqrt(n): [6, 7, 8] has std 1, so 1 / sqrt(3).
+    assert mode_coverage.standard_error([6, 7, 8]) == pytest.approx(3 ** -0.5)
+    assert mode_coverage.standard_error([7, 7]) == 0 and mode_coverage.standard_error([7]) is None
+    records = [{"seed": s, "final": {"modes": m, "high_quality": q, "reverse_kl": 0.1,
+                                     "counts": [1] * 8}} for s, m, q in ((0, 6, 0.9), (1, 8, 1.0))]
+    row = mode_coverage._row(records, 400_000, 400_000)
+    assert row["modes_mean"] == 7 and row["modes_se"] == pytest.approx(1.0)
+    assert row["high_quality_mean"] == pytest.approx(95) and row["high_quality_se"] == (
+        pytest.approx(5.0))
+    assert not row["all_modes_every_seed"]
+
+
 def test_mode_coverage_quick_records_each_seed_says_shortened_and_accumulates(tmp_path, capsys):
     from experiments import mode_coverage
     r = written(mode_coverage.run(str(tmp_path), quick=True), "mode_coverage")
