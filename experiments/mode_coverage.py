@@ -35,6 +35,7 @@ import sys
 import time
 
 import keras
+import matplotlib.ticker
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
@@ -371,6 +372,7 @@ def figure(groups, datasets, real_points):
         for ax in (modes_ax, hq_ax):
             ax.set_xlabel("generator step", fontsize=8)
             ax.tick_params(labelsize=7)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))  # 400k
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=6)
     return fig
