@@ -340,3 +340,11 @@ def test_infogan_with_augment_and_ema_records_beside_the_defaults(tmp_path):
     assert config["augment"] == "translation,cutout" and config["ema"] == 0.9
     assert os.path.isdir(setting / "runs" / "seed0" / "saved_model_raw")
     assert not os.path.exists(tmp_path / "seed0.json")  # the defaults' records stay apart
+
+
+def test_infogan_compares_each_dataset_with_its_own_published_figure():
+    from experiments.infogan_mnist import PUBLISHED, published
+    assert published("mnist_5k") == published("mnist") == PUBLISHED["mnist"]
+    assert published("mnist")[0] == 95.0  # the InfoGAN paper's 5% error
+    for data in ("fashion_mnist", "folder:/x"):  # never MNIST's figure
+        assert published(data) is None or published(data) != PUBLISHED["mnist"]
