@@ -74,15 +74,37 @@ def mirrored():
     return _MIRRORED[0]
 
 
-@pytest.mark.parametrize("model", list(VARIANTS))
-def test_mirrored_two_replicas_equals_one_device(make_config, model):
+# What each variant's parity run turns on beside the two replicas. The image variants that
+# take the data-efficient options run with both (a test of them under the strategy: each
+# replica draws its rows of the global batch's transforms, and the generator average is one);
+# AC-GAN runs 2 steps per call there as well (under a strategy the K iterations of a call are
+# unrolled, since a gradient sync cannot run in a traced loop; its labels are sliced per step
+# too). The others run their defaults, the plain path. One run per variant: a run's tracing is
+# most of its time.
+PARITY = {
+    "gan": {},
+    "dcgan": {"augment": "color,translation,cutout", "ema": 0.9},
+    "wgan": {},
+    "wgan_gp": {"augment": "color,translation,cutout", "ema": 0.9},
     # InfoGAN's official nets normalize with epsilon 1e-5 (Keras: 1e-3): on 4-example replica
     # shares a unit's batch variance can be far below 1e-5's scale, and the all-reduce's
     # reordered sums are then amplified; 32 examples keep the comparison at roundoff.
-    config = make_config(model=model, batch_size=32 if model == "infogan" else 8)
-    single, single_logs = fit_under(tf.distribute.get_strategy(), config)
-    double, double_logs = fit_under(mirrored(), config)
+    "infogan": {"batch_size": 32},
+    "acgan": {"augment": "color,translation,cutout", "ema": 0.9, "steps_per_call": 2},
+}
+
+
+@pytest.mark.parametrize("model", list(VARIANTS))
+def test_mirrored_two_replicas_equals_one_device(make_config, model):
+    """2 replicas train what 1 device trains (one step per call there), with PARITY's options."""
+    fields = dict(PARITY[model])
+    per_call = fields.pop("steps_per_call", 1)
+    config = make_config(model=model, **{"batch_size": 8, **fields})
+    steps = 2 * per_call
+    single, single_logs = fit_under(tf.distribute.get_strategy(), config, steps=steps)
+    double, double_logs = fit_under(mirrored(), config, steps=steps, steps_per_call=per_call)
     assert double.distribute_strategy.num_replicas_in_sync == 2
+    assert double.steps_per_call == per_call and int(double.step.numpy()) == steps
     assert set(single_logs) == set(double_logs)
     for name in single_logs:  # global means, not 1/N of them
         rtol = GRAD_NORM_RTOL if name.endswith("_grad_norm") else RTOL
@@ -108,44 +130,16 @@ def test_mirrored_two_replicas_equals_one_device(make_config, model):
             difference = np.linalg.norm(b.numpy() - a.numpy())
             assert difference <= (SLOT_RTOL_INFOGAN * np.linalg.norm(a.numpy())
                                   + SLOT_ATOL_INFOGAN), a.path
+    if fields.get("ema"):  # one average: its replicas' copies equal, and equal to one device's
+        averaged = single.average.generator.weights
+        assert averaged and len(averaged) == len(double.average.generator.weights)
+        for a, b in zip(averaged, double.average.generator.weights):
+            copies = [c.numpy() for c in double.distribute_strategy.experimental_local_results(
+                b.value)]
+            assert len(copies) == 2 and np.array_equal(copies[0], copies[1]), a.path
+            np.testing.assert_allclose(copies[0], a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL,
+                                       err_msg=a.path)
 
-
-def test_k_steps_per_call_under_mirrored_equal_one_step_per_call_on_one_device(make_config):
-    """Under a strategy the K iterations of a call are unrolled (a gradient sync cannot run in
-    a traced loop): 2 replicas at 2 steps per call train what 1 device trains at 1."""
-    config = make_config(model="acgan")  # labels are sliced per step too
-    single, single_logs = fit_under(tf.distribute.get_strategy(), config, steps=4)
-    double, double_logs = fit_under(mirrored(), config, steps=4, steps_per_call=2)
-    assert double.steps_per_call == 2 and int(double.step.numpy()) == 4
-    assert set(single_logs) == set(double_logs)
-    for name in single_logs:
-        rtol = GRAD_NORM_RTOL if name.endswith("_grad_norm") else RTOL
-        np.testing.assert_allclose(double_logs[name], single_logs[name], rtol=rtol, atol=ATOL,
-                                   err_msg=name)
-    for a, b in zip(single.weights, double.weights):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL,
-                                   err_msg=a.path)
-
-
-@pytest.mark.parametrize("model", ["dcgan", "wgan_gp", "acgan"])
-def test_augmentation_and_the_generator_average_under_mirrored_equal_one_device(make_config,
-                                                                                model):
-    """With --augment and --ema, 2 replicas still train what 1 device trains: each draws its
-    rows of the global batch's transforms, and the average is one (its replicas' copies equal),
-    equal to one device's."""
-    config = make_config(model=model, augment="color,translation,cutout", ema=0.9)
-    single, single_logs = fit_under(tf.distribute.get_strategy(), config)
-    double, double_logs = fit_under(mirrored(), config)
-    for name in single_logs:
-        rtol = GRAD_NORM_RTOL if name.endswith("_grad_norm") else RTOL
-        np.testing.assert_allclose(double_logs[name], single_logs[name], rtol=rtol, atol=ATOL,
-                                   err_msg=name)
-    for a, b in zip(single.average.generator.weights, double.average.generator.weights):
-        copies = [c.numpy() for c in double.distribute_strategy.experimental_local_results(
-            b.value)]
-        assert len(copies) == 2 and np.array_equal(copies[0], copies[1]), a.path
-        np.testing.assert_allclose(copies[0], a.numpy(), rtol=RTOL, atol=WEIGHT_ATOL,
-                                   err_msg=a.path)
 
 
 @pytest.mark.parametrize("requested", [None, True, False])
