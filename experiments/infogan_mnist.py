@@ -51,14 +51,19 @@ NAME = "infogan_mnist"
 PUBLISHED = {"mnist": (95.0, "InfoGAN paper: 95% (55,000 digits)")}
 
 
+def family(data):
+    """The dataset a record's "data" is drawn from: mnist for mnist_5k, else itself."""
+    return "mnist" if data.startswith("mnist") else data
+
+
 def published(data):
-    """(accuracy %, label) published for `data` (a record's "data": mnist_5k is MNIST), or None."""
-    return PUBLISHED.get("mnist" if data.startswith("mnist") else data)
+    """(accuracy %, label) published for `data`'s family, or None."""
+    return PUBLISHED.get(family(data))
 
 
 def noun(data):
     """What the figures call one example of `data`."""
-    return "digits" if data.startswith("mnist") else "images"
+    return "digits" if family(data) == "mnist" else "images"
 
 CHECK_EVERY = 500
 CODE_SAMPLES = 10000

@@ -141,7 +141,6 @@ def test_mirrored_two_replicas_equals_one_device(make_config, model):
                                        err_msg=a.path)
 
 
-
 @pytest.mark.parametrize("requested", [None, True, False])
 def test_xla_falls_back_under_mirrored_with_one_line_unless_turned_off(capsys, requested):
     for network in ("mlp", "dcgan"):
