@@ -313,17 +313,17 @@ def checkpoint_values(path):
 
 def test_two_workers_only_the_chief_writes_and_a_lost_worker_is_reported_then_resumed(
         tmp_path):
-    """An uninterrupted two-worker run (only the chief writes), and the same run with worker 1
-    killed mid-run: worker 0 stops with one line, the restarted cluster resumes from the last
-    checkpoint and ends bit-identical to the uninterrupted run."""
+    """An uninterrupted two-worker run under --ema (only the chief writes), and the same run with
+    worker 1 killed mid-run: worker 0 stops with one line, the restarted cluster resumes from the
+    last checkpoint and ends bit-identical to the uninterrupted run, the generator average too."""
     args = ["--model=gan", "--dataset=ring8", "--width=16", "--batch_size=8",
-            "--train_steps=30", "--steps_per_epoch=10", "--checkpoint_every=10"]
+            "--train_steps=30", "--steps_per_epoch=10", "--checkpoint_every=10", "--ema=0.9"]
     reference = tmp_path / "reference"
     processes = start_workers(tmp_path, reference, args, _free_ports(2), run="reference")
     for p, out in zip(processes, finish(processes, tmp_path, run="reference")):
         assert p.returncode == 0, out[-3000:]
     assert sorted(os.listdir(reference)) == ["checkpoints", "config.json", "run.lock",
-                                             "saved_model", "train"]
+                                             "saved_model", "saved_model_raw", "train"]
     for index in range(2):  # the workers' scratch checkpoints are gone
         assert os.listdir(tmp_path / f"reference-tmp{index}") == []
     config, variant = resolve(Config.load(str(reference / "config.json")))
@@ -366,5 +366,6 @@ def test_two_workers_only_the_chief_writes_and_a_lost_worker_is_reported_then_re
     got = checkpoint_values(str(checkpoints / "ckpt-30"))
     expected = checkpoint_values(str(reference / "checkpoints" / "ckpt-30"))
     assert set(got) == set(expected) and any("optimizer" in k for k in got)
+    assert any("generator_average" in k for k in got)  # the average is resumed with the rest
     for name in expected:  # resumed on CPU: bit-identical to the uninterrupted cluster
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
