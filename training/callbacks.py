@@ -137,15 +137,18 @@ class SamplePictures(keras.callbacks.Callback):
         return pictures
 
     def augmented_reals(self):
-        """{tag: [H, W, C] image}: 64 real images and the same through the augmentation (the
-        draw of D's first update of the run), or {} without --augment."""
+        """{tag: [H, W, C] image}: 64 real images (8 rows of 8; fewer rows of a smaller
+        training set) and the same through the augmentation (the draw of D's first update of
+        the run), or {} without --augment."""
         if self.real_images is None or not self.gan.augment_ops:
             return {}
-        real = tf.convert_to_tensor(self.real_images[:64], tf.float32)  # 8 rows of 8
+        cols = min(8, len(self.real_images))
+        rows = min(8, len(self.real_images) // cols)
+        real = tf.convert_to_tensor(self.real_images[:rows * cols], tf.float32)
         seen = self.gan.seen(real, tf.constant([self.gan.seed, 0], tf.int64), augment.REAL,
                              len(real), len(real))
         return {tag: tf.io.decode_png(visualize.labelled_grid_png(
-                    visualize.to_unit(x), 8, len(x) // 8, title=title), channels=3).numpy() / 255.0
+                    visualize.to_unit(x), rows, cols, title=title), channels=3).numpy() / 255.0
                 for tag, x, title in (("data/real", real, "real images"),
                                       ("data/augmented", seen, "what D sees: " +
                                        ",".join(self.gan.augment_ops)))}

@@ -118,7 +118,9 @@ def _real_points(data, n=1000):
 
 
 def _real_images(data, config, n=64):
-    """The first n images the run trains on (the pipeline's first batch, at its image size)."""
+    """The first n images the run trains on (the pipeline's first batch, at its image size);
+    all of them when the training set is smaller."""
+    n = min(n, data.num_examples)
     return next(iter(make_train_dataset(data, n, config.seed, image_size=config.image_size)))[0]
 
 
