@@ -172,7 +172,8 @@ def run(out_dir, quick=False, seed=0, seeds=None, steps=5000, train_examples=0, 
     if train_examples:  # the data-size curve: its own records, beside the full-data ones
         record = run_seeds(os.path.join(out_dir, f"examples{train_examples}"), quick, seed,
                            seeds, steps, train_examples=train_examples, **fields)
-        data_size_curve(out_dir)
+        data_size_curve(out_dir, beside=os.path.dirname(out_dir) if fields["augment"] or ema
+                        else None)
         return record
     return run_seeds(out_dir, quick, seed, seeds, steps, **fields)
 
@@ -239,17 +240,14 @@ def run_seeds(out_dir, quick, seed, seeds, steps, **fields):
     return common.write_outputs(out_dir, NAME, fig, record, started)
 
 
-def data_size_curve(out_dir):
-    """Code accuracy against the number of training digits: the seed records of the full-data
-    runs (`out_dir`, the whole training split) and of each `examples<N>/` (the first N digits,
-    class-balanced), grouped by N. Writes <out_dir>/infogan_mnist_data_size.json and .png
-    (left: each seed's final accuracy and the median per N; right: accuracy over training,
-    one line per run); returns the record, or None when no examples<N>/ record exists."""
+def size_points(out_dir):
+    """The seed records of the full-data runs (`out_dir`, the whole training split) and of each
+    `examples<N>/` (the first N digits, class-balanced), grouped by N: one point per N, in
+    order; [] when no examples<N>/ record exists."""
     paths = sorted(glob.glob(os.path.join(out_dir, "seed*.json")))
     subsets = sorted(glob.glob(os.path.join(out_dir, "examples*", "seed*.json")))
     if not subsets:
-        return None
-    started = time.perf_counter()
+        return []
     groups, whole = {}, {}  # whole: each dataset's training split size, loaded once
     for path in paths + subsets:
         with open(path) as f:
@@ -268,12 +266,28 @@ def data_size_curve(out_dir):
                        "steps": [r["steps"] for r in records],
                        "quick": any(r["quick"] for r in records),
                        "curves": {str(r["seed"]): r["curve"] for r in records}})
+    return points
+
+
+def data_size_curve(out_dir, beside=None):
+    """Code accuracy against the number of training digits (size_points). Writes
+    <out_dir>/infogan_mnist_data_size.json and .png (left: each seed's final accuracy and the
+    median per N, and, for a setting's curve, the medians of the runs without it in `beside`;
+    right: accuracy over training, one line per run); returns the record, or None when no
+    examples<N>/ record exists."""
+    points = size_points(out_dir)
+    if not points:
+        return None
+    started = time.perf_counter()
+    without = size_points(beside) if beside else []
     paper = published(points[0]["data"])
     record = {"points": points, "paper_pct": paper and paper[0],
               "summary": {p["train_digits"]: {"seeds": p["seeds"],
                                               "per_seed_pct": [round(a, 1) for a in
                                                                p["code_accuracy"]]}
-                          for p in points}}
+                          for p in points},
+              "without": [{k: p[k] for k in ("train_digits", "seeds", "code_accuracy", "median")}
+                          for p in without]}
     fig, (ax_n, ax_curve) = common.new_figure(2)
     for p in points:
         ax_n.scatter([p["train_digits"]] * len(p["seeds"]), p["code_accuracy"], s=14,
@@ -283,6 +297,9 @@ def data_size_curve(out_dir):
                           textcoords="offset points", fontsize=6)
     ax_n.plot([p["train_digits"] for p in points], [p["median"] for p in points], "k-o", ms=4,
               label="median of the seeds run")
+    if without:  # the same sizes without the setting, for comparison
+        ax_n.plot([p["train_digits"] for p in without], [p["median"] for p in without], ":s",
+                  color="0.55", ms=3, label="without --augment / --ema: median")
     seed0 = [(p["train_digits"], a) for p in points for s, a in zip(p["seeds"], p["code_accuracy"])
              if s == 0]
     if len(seed0) > 1:  # the one seed run at every size: like against like

@@ -304,6 +304,13 @@ def test_infogan_quick_logs_the_bound_and_measures_each_seed(tmp_path):
     assert curve["points"][0]["code_accuracy"] == [small["per_seed"][0]["code_accuracy"]]
     assert curve["points"][1]["code_accuracy"] == [seed0["code_accuracy"]]
     assert decoded(tmp_path / "infogan_mnist_data_size.png").shape[1] >= 300
+    # With --augment, the setting's own curve carries the sizes run without it, for comparison.
+    infogan_mnist.run(str(tmp_path), quick=True, train_examples=20, augment="translation")
+    with open(tmp_path / "augment_translation" / "infogan_mnist_data_size.json") as f:
+        curve = json.load(f)
+    assert [p["train_digits"] for p in curve["points"]] == [20]
+    assert [(p["train_digits"], p["code_accuracy"]) for p in curve["without"]] == [
+        (20, [small["per_seed"][0]["code_accuracy"]]), (4000, [seed0["code_accuracy"]])]
 
 
 def test_slant_and_ink_read_a_leaning_stroke_and_its_mass():
