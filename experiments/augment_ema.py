@@ -55,7 +55,7 @@ def run(out_dir, quick=False, seed=0, seeds=None, models=MODELS, settings=SETTIN
             row = {"model": model, "setting": s, "run": run_name(model, s), "seeds": seeds,
                    **{k: [f[k] for f in finals[s]] for k in METRICS},
                    "steps": [r["steps"] for r in got[model][s]],
-                   "train_seconds": [r["train_seconds_this_call"] for r in got[model][s]]}
+                   "train_seconds": [curves.train_seconds(r) for r in got[model][s]]}
             if s != "default":
                 lower = [a["fd"] < b["fd"] for a, b in zip(finals[s], finals["default"])]
                 row["lower_fd_than_default"] = lower

@@ -106,6 +106,7 @@ def get(pool, run, seed, quick=False, log=print):
                                           "d_norm", "g_norm", "g_arch", "g_width", "width",
                                           "augment", "ema")},
         "train_seconds_this_call": train_seconds,
+        "train_seconds": runs.total_train_seconds(workdir),  # every call, a resumed run's too
         "curve": curve, "real": real,
         "final": {r["metric"]: r["model"] for r in result["rows"]},
         "final_real": {r["metric"]: r["real"] for r in result["rows"]},
@@ -163,6 +164,12 @@ def checkpoint_scores(workdir, seed, quick=False):
 def records(pool, names, seeds, quick=False, log=print):
     """{run: [records in seed order]}, training what is missing."""
     return {name: [get(pool, name, s, quick, log) for s in seeds] for name in names}
+
+
+def train_seconds(record):
+    """A pool record's training seconds over every call (records written before the total
+    was kept: their one call's)."""
+    return record.get("train_seconds", record["train_seconds_this_call"])
 
 
 def learns(record):

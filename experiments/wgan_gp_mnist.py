@@ -32,8 +32,8 @@ def run(out_dir, quick=False, seed=0, seeds=None):
         per_seed.append({"seed": r["seed"], "steps": r["steps"],
                          "final": {k: _value(r["final"].get(k)) for k in ROW_METRICS},
                          "real": {k: _value(r["final_real"].get(k)) for k in ROW_METRICS},
-                         "train_seconds": r["train_seconds_this_call"],
-                         "ms_per_step": 1000 * r["train_seconds_this_call"] / r["steps"],
+                         "train_seconds": curves.train_seconds(r),
+                         "ms_per_step": 1000 * curves.train_seconds(r) / r["steps"],
                          "curve": [{k: p.get(k) for k in ("step", "fd", "is", "w_estimate")}
                                    for p in r["curve"]]})
     record = {"per_seed": per_seed, "seeds": seeds, "quick": quick, "data": got[0]["data"],

@@ -54,6 +54,7 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
         assert r["config"] == {**r["config"], **{k: v for k, v in curves.RUNS[name][1].items()
                                                  if k != "g_width"}}
         assert os.path.exists(r["samples_png"]) and r["final"]["Frechet distance (classifier)"] > 0
+        assert r["train_seconds"] == pytest.approx(r["train_seconds_this_call"], abs=0.01)
     # The changes reached the runs.
     with open(os.path.join(pool, "dcgan_minimax_seed0.json")) as f:
         assert json.load(f)["config"]["loss"] == "minimax"
