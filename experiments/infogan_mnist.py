@@ -172,8 +172,7 @@ def run(out_dir, quick=False, seed=0, seeds=None, steps=5000, train_examples=0, 
     if train_examples:  # the data-size curve: its own records, beside the full-data ones
         record = run_seeds(os.path.join(out_dir, f"examples{train_examples}"), quick, seed,
                            seeds, steps, train_examples=train_examples, **fields)
-        data_size_curve(out_dir, beside=os.path.dirname(out_dir) if fields["augment"] or ema
-                        else None)
+        data_size_curve(out_dir, beside=os.path.dirname(out_dir) if augment or ema else None)
         return record
     return run_seeds(out_dir, quick, seed, seeds, steps, **fields)
 
