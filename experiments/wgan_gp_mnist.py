@@ -29,11 +29,11 @@ def run(out_dir, quick=False, seed=0, seeds=None):
     got = curves.records(pool, ["wgan_gp"], seeds, quick)["wgan_gp"]
     per_seed = []
     for r in got:
+        seconds = curves.train_seconds(r)
         per_seed.append({"seed": r["seed"], "steps": r["steps"],
                          "final": {k: _value(r["final"].get(k)) for k in ROW_METRICS},
                          "real": {k: _value(r["final_real"].get(k)) for k in ROW_METRICS},
-                         "train_seconds": curves.train_seconds(r),
-                         "ms_per_step": 1000 * curves.train_seconds(r) / r["steps"],
+                         "train_seconds": seconds, "ms_per_step": 1000 * seconds / r["steps"],
                          "curve": [{k: p.get(k) for k in ("step", "fd", "is", "w_estimate")}
                                    for p in r["curve"]]})
     record = {"per_seed": per_seed, "seeds": seeds, "quick": quick, "data": got[0]["data"],
