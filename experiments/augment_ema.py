@@ -2,7 +2,7 @@
 their defaults (docs/augment.md).
 
     python -m experiments.augment_ema [--models=dcgan,wgan_gp] [--settings=augment,ema]
-        [--seeds=0,1,2] [--quick]
+        [--seeds=0,1,2] [--notrain] [--quick]
 
 Each (model, setting, seed) is one run of experiments/curves.py's pool: the variant's default
 image run (3,000 generator steps on mnist, mnist_5k offline) with one change, `--augment=
@@ -11,8 +11,10 @@ The default runs are the pool's `dcgan` and `wgan_gp`, shared with the other cla
 (trained once). Per run: eval.py's full evaluation of the export (10,000 samples; under --ema the
 average, as eval.py scores it), and the Frechet distance over training at every 250 steps (the
 same noise at each checkpoint; under --ema the average's). The verdict per (model, setting):
-lower final FD than the default run on every seed, and on how many.
+lower final FD than the default run on every seed, and on how many. With --notrain nothing is
+trained: each model's table holds those of --seeds whose records are all in the pool.
 """
+import os
 import time
 
 from absl import app, flags
@@ -35,7 +37,7 @@ def _value(v):
     return v[0] if isinstance(v, (list, tuple)) else v
 
 
-def run(out_dir, quick=False, seed=0, seeds=None, models=MODELS, settings=SETTINGS):
+def run(out_dir, quick=False, seed=0, seeds=None, models=MODELS, settings=SETTINGS, train=True):
     started = time.perf_counter()
     common.prepare_out_dir(out_dir)
     for name, given, known in (("--models", models, MODELS), ("--settings", settings, SETTINGS)):
@@ -47,12 +49,17 @@ def run(out_dir, quick=False, seed=0, seeds=None, models=MODELS, settings=SETTIN
     sides = ("default",) + tuple(s for s in SETTINGS if s in settings)
     rows, got = [], {}
     for model in (m for m in MODELS if m in models):
-        records = curves.records(pool, [run_name(model, s) for s in sides], seeds, quick)
+        names = [run_name(model, s) for s in sides]
+        have = [k for k in seeds if train or all(
+            os.path.exists(curves.record_path(pool, n, k)) for n in names)]
+        if not have:
+            continue
+        records = curves.records(pool, names, have, quick)
         got[model] = {s: records[run_name(model, s)] for s in sides}
         finals = {s: [{k: _value(r["final"][m]) for k, m in METRICS.items()}
                       for r in got[model][s]] for s in sides}
         for s in sides:
-            row = {"model": model, "setting": s, "run": run_name(model, s), "seeds": seeds,
+            row = {"model": model, "setting": s, "run": run_name(model, s), "seeds": have,
                    **{k: [f[k] for f in finals[s]] for k in METRICS},
                    "steps": [r["steps"] for r in got[model][s]],
                    "train_seconds": [curves.train_seconds(r) for r in got[model][s]]}
@@ -62,14 +69,17 @@ def run(out_dir, quick=False, seed=0, seeds=None, models=MODELS, settings=SETTIN
                 row["lower_fd_seeds"] = f"{sum(lower)} of {len(lower)}"
                 row["lower_fd_every_seed"] = all(lower)
             rows.append(row)
+    if not got:
+        raise common.ExperimentError(f"--notrain: no model has all its records for seeds "
+                                     f"{','.join(map(str, seeds))} in {pool}; train them first")
     first = next(iter(got.values()))["default"][0]
     record = {"rows": rows, "seeds": seeds, "quick": quick, "data": first["data"],
               "real_held_out": {k: _value(first["final_real"][m]) for k, m in METRICS.items()},
               "changes": {s: curves.RUNS[run_name(MODELS[0], s)][1] for s in sides},
-              "runs": {r["run"]: [curves.record_path(pool, r["run"], s) for s in seeds]
+              "runs": {r["run"]: [curves.record_path(pool, r["run"], s) for s in r["seeds"]]
                        for r in rows},
               "samples_png": {r["run"]: [curves.record_path(pool, r["run"], s).replace(
-                  ".json", "_samples.png") for s in seeds] for r in rows}}
+                  ".json", "_samples.png") for s in r["seeds"]] for r in rows}}
     record["summary"] = {f"{r['run']}_fd": [round(v, 1) for v in r["fd"]] for r in rows}
     record["summary"].update({f"{r['run']}_lower_fd": r["lower_fd_seeds"] for r in rows
                               if "lower_fd_seeds" in r})
@@ -85,7 +95,7 @@ def run(out_dir, quick=False, seed=0, seeds=None, models=MODELS, settings=SETTIN
         ax.set_yscale("log")
         ax.set_xlabel("generator step")
         ax.set_ylabel("Frechet distance (eval classifier)")
-        ax.set_title(f"{model}, {len(seeds)} seed(s) each", fontsize=10)
+        ax.set_title(f"{model}, {len(next(iter(by_side.values())))} seed(s) each", fontsize=10)
         ax.legend(fontsize=7)
     return common.write_outputs(out_dir, NAME, fig, record, started)
 
@@ -95,4 +105,6 @@ if __name__ == "__main__":
     flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds to train (or read from the pool).")
     flags.DEFINE_list("models", list(MODELS), "Variants: dcgan, wgan_gp.")
     flags.DEFINE_list("settings", list(SETTINGS), "Changes beside the default: augment, ema.")
-    app.run(common.cli_main(NAME, run, extra_flags=("seeds", "models", "settings")))
+    flags.DEFINE_bool("train", True, "Train the missing records (--notrain: tabulate, per "
+                      "model, the seeds whose records are all in the pool).")
+    app.run(common.cli_main(NAME, run, extra_flags=("seeds", "models", "settings", "train")))

@@ -112,6 +112,10 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
             by_run[name]["fd"][0] < by_run["dcgan"]["fd"][0])]
         assert by_run["dcgan"]["fd"] == [pytest.approx(
             default_fd[0] if isinstance(default_fd, list) else default_fd)]
+    # --notrain tabulates what the pool holds: DCGAN's three runs, none of WGAN-GP's missing two.
+    held = written(augment_ema.run(out, quick=True, train=False), "augment_ema")
+    assert [r["run"] for r in held["rows"]] == ["dcgan", "dcgan_augment", "dcgan_ema"]
+    assert not os.path.exists(os.path.join(pool, "wgan_gp_ema_seed0.json"))
     assert gp["summary"]["seeds"] == [0] and gp["summary"]["fd"] == [pytest.approx(
         gp["per_seed"][0]["final"]["Frechet distance (classifier)"], rel=1e-3, abs=0.05)]
 
