@@ -18,8 +18,8 @@ import os
 import numpy as np
 import pytest
 
-from experiments import (augment_ema, batch_norm, curves, minimax_vs_ns, w_tracks_quality,
-                         wgan_gp_mnist)
+from experiments import (augment_ema, batch_norm, common, curves, minimax_vs_ns,
+                         w_tracks_quality, wgan_gp_mnist)
 from tests.test_experiments import written
 
 
@@ -118,6 +118,13 @@ def test_the_four_claims_quick_share_one_pool_and_derive_their_verdicts(tmp_path
     assert not os.path.exists(os.path.join(pool, "wgan_gp_ema_seed0.json"))
     assert gp["summary"]["seeds"] == [0] and gp["summary"]["fd"] == [pytest.approx(
         gp["per_seed"][0]["final"]["Frechet distance (classifier)"], rel=1e-3, abs=0.05)]
+
+
+def test_augment_ema_notrain_on_an_empty_pool_says_to_train_first(tmp_path):
+    with pytest.raises(common.ExperimentError, match="no model has all its records.*train them"):
+        augment_ema.run(str(tmp_path), quick=True, train=False)
+    pool = curves.pool_dir(str(tmp_path), quick=True)
+    assert not os.path.isdir(pool) or not os.listdir(pool)  # nothing trained
 
 
 def test_correlation_reads_a_tracking_estimate_and_ignores_step_zero():
