@@ -55,7 +55,7 @@ def run(out_dir, quick=False, seed=0, seeds=None, models=MODELS, settings=SETTIN
         if not have:
             continue
         records = curves.records(pool, names, have, quick)
-        got[model] = {s: records[run_name(model, s)] for s in sides}
+        got[model] = {s: records[n] for s, n in zip(sides, names)}
         finals = {s: [{k: _value(r["final"][m]) for k, m in METRICS.items()}
                       for r in got[model][s]] for s in sides}
         for s in sides:
@@ -95,7 +95,7 @@ def run(out_dir, quick=False, seed=0, seeds=None, models=MODELS, settings=SETTIN
         ax.set_yscale("log")
         ax.set_xlabel("generator step")
         ax.set_ylabel("Frechet distance (eval classifier)")
-        ax.set_title(f"{model}, {len(next(iter(by_side.values())))} seed(s) each", fontsize=10)
+        ax.set_title(f"{model}, {len(by_side['default'])} seed(s) each", fontsize=10)
         ax.legend(fontsize=7)
     return common.write_outputs(out_dir, NAME, fig, record, started)
 
