@@ -9,6 +9,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 
 import keras
@@ -76,9 +77,9 @@ def prepare_out_dir(out_dir):
         raise ExperimentError(f"--out_dir {out_dir} is a file; pass a directory")
     try:
         os.makedirs(out_dir, exist_ok=True)
-        probe = os.path.join(out_dir, ".write_test")
-        with open(probe, "w"):
-            pass
+        # A probe of its own: seeds run side by side open one out_dir at the same moment.
+        fd, probe = tempfile.mkstemp(prefix=".write_test", dir=out_dir)
+        os.close(fd)
         os.remove(probe)
     except OSError as e:
         raise ExperimentError(f"cannot write to --out_dir {out_dir}: {e.strerror or e}; "
