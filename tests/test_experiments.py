@@ -260,6 +260,7 @@ def test_mode_coverage_trains_seeds_side_by_side_each_pinned_to_its_own_cpu(tmp_
     assert sorted(pinned) == [[cpus[0]], [cpus[1]]]
     assert r["table"]["ring8"]["gan@20"]["seeds"] == 2
 
+
 def test_two_processes_can_prepare_one_out_dir_at_once(tmp_path):
     """Side-by-side seeds open the same --out_dir at the same moment: the writability probe of
     one must not remove the other's (a shared probe name did, and a seed died with 'cannot
@@ -268,14 +269,14 @@ def test_two_processes_can_prepare_one_out_dir_at_once(tmp_path):
     children = []
     for _ in range(2):
         pid = os.fork()
-        if pid == 0:  # the child: only file operations, then out without Python's teardown
-            code = 0
+        if pid == 0:  # the child: only file operations, and never back into pytest
+            code = 1
             try:
                 for _ in range(3000):
                     common.prepare_out_dir(str(tmp_path))
-            except common.ExperimentError:
-                code = 1
-            os._exit(code)
+                code = 0
+            finally:
+                os._exit(code)
         children.append(pid)
     codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
     assert codes == [0, 0]
