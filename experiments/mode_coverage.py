@@ -25,8 +25,7 @@ rows (its GAN baseline is the protocol of our `gan` row).
 (TensorFlow sizes its thread pools by the CPUs a process may use); default: one per CPU. On the
 2-core CPU two toy runs side by side trained 1.11x the steps per second of one run on both cores
 by the medians, inside the spread of the rounds (`python -m benchmarks.toy_throughput`,
-docs/speed.md); the full-protocol runs, not interleaved, made 101 steps/s side by side against
-84 alone.
+docs/speed.md, beside the full-protocol runs' cross-check).
 """
 import glob
 import json
