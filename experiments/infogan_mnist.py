@@ -27,6 +27,7 @@ curve: code accuracy against the number of training digits. With --augment / --e
 records, summary and curve go to `augment_<policy>/` (or `ema_<decay>/`), beside these.
 """
 import dataclasses
+import functools
 import glob
 import json
 import os
@@ -239,6 +240,12 @@ def run_seeds(out_dir, quick, seed, seeds, steps, **fields):
     return common.write_outputs(out_dir, NAME, fig, record, started)
 
 
+@functools.lru_cache(maxsize=None)
+def split_size(data):
+    """The number of training examples of dataset `data`, loaded once per process."""
+    return len(load(data).labels)
+
+
 def size_points(out_dir):
     """The seed records of the full-data runs (`out_dir`, the whole training split) and of each
     `examples<N>/` (the first N digits, class-balanced), grouped by N: one point per N, in
@@ -247,13 +254,11 @@ def size_points(out_dir):
     subsets = sorted(glob.glob(os.path.join(out_dir, "examples*", "seed*.json")))
     if not subsets:
         return []
-    groups, whole = {}, {}  # whole: each dataset's training split size, loaded once
+    groups = {}
     for path in paths + subsets:
         with open(path) as f:
             r = json.load(f)
-        if not r.get("train_examples") and r["data"] not in whole:  # None: all of them
-            whole[r["data"]] = len(load(r["data"]).labels)
-        digits = r.get("train_examples") or whole[r["data"]]
+        digits = r.get("train_examples") or split_size(r["data"])  # None: all of them
         groups.setdefault((r["data"], digits), []).append(r)
     points = []
     for (data, digits), records in sorted(groups.items(), key=lambda item: item[0][1]):
