@@ -243,7 +243,7 @@ def run_seeds(out_dir, quick, seed, seeds, steps, **fields):
 @functools.lru_cache(maxsize=None)
 def split_size(data):
     """The number of training examples of dataset `data`, loaded once per process."""
-    return len(load(data).labels)
+    return load(data).num_examples
 
 
 def size_points(out_dir):
