@@ -1,11 +1,13 @@
 """Which XLA:CPU backend options make the compiled step faster on this machine?
 
     python -m benchmarks.xla_flags [--models=dcgan] [--rounds=2] [--steps=100]
+        [--dataset=mnist_5k] [--steps_per_execution=1]
 
 Each measurement is one `benchmarks.train_step` child process (per-step timestamps inside one
 `fit`, warm-up excluded: median and quartiles) with XLA on and one `XLA_FLAGS` setting from
 `CONFIGS`, plus XLA off as a reference. The settings rotate process by process, round by round,
-so a drift of the machine hits them alike. Writes results/xla_flags/<model>.json.
+so a drift of the machine hits them alike. Writes results/xla_flags/<model>.json (a toy
+dataset or K steps per call: <model>_<dataset>_k<K>.json).
 """
 import json
 import os
@@ -30,6 +32,8 @@ flags.DEFINE_list("models", ["dcgan"], "Variants to time (their default image ru
 flags.DEFINE_integer("rounds", 2, "Rounds over every setting.")
 flags.DEFINE_integer("steps", 100, "Timed steps per process.")
 flags.DEFINE_string("dataset", "mnist_5k", "Dataset of the runs.")
+flags.DEFINE_integer("steps_per_execution", 1, "Steps per call into TensorFlow (25: the toy "
+                     "mixtures' train.py default).")
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,7 +46,8 @@ def measure(model, xla_flags):
     started = time.time()
     out = subprocess.run([sys.executable, "-m", "benchmarks.train_step",
                           f"--_child={model}:{int(xla_flags is not None)}",
-                          f"--steps={FLAGS.steps}", "--warmup=20", f"--dataset={FLAGS.dataset}"],
+                          f"--steps={FLAGS.steps}", "--warmup=20", f"--dataset={FLAGS.dataset}",
+                          f"--steps_per_execution={FLAGS.steps_per_execution}"],
                          capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
     if not lines:
@@ -55,6 +60,8 @@ def main(argv):
     os.makedirs(os.path.join(ROOT, "results", "xla_flags"), exist_ok=True)
     names = list(CONFIGS)
     for model in FLAGS.models:
+        name_of_record = model if (FLAGS.dataset, FLAGS.steps_per_execution) == (
+            "mnist_5k", 1) else f"{model}_{FLAGS.dataset}_k{FLAGS.steps_per_execution}"
         results = []
         for r in range(FLAGS.rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
@@ -65,7 +72,8 @@ def main(argv):
                     "FAILED " + got["failed"][-300:] if "failed" in got else
                     f"{got['median_ms']:.1f} ms/step (IQR {got['q25_ms']:.1f}-"
                     f"{got['q75_ms']:.1f}; fit {got['fit_ms_per_step']:.1f})"), flush=True)
-                with open(os.path.join(ROOT, "results", "xla_flags", f"{model}.json"), "w") as f:
+                with open(os.path.join(ROOT, "results", "xla_flags", f"{name_of_record}.json"),
+                          "w") as f:
                     json.dump(results, f, indent=1)
 
 
