@@ -60,8 +60,10 @@ def main(argv):
     os.makedirs(os.path.join(ROOT, "results", "xla_flags"), exist_ok=True)
     names = list(CONFIGS)
     for model in FLAGS.models:
-        name_of_record = model if (FLAGS.dataset, FLAGS.steps_per_execution) == (
-            "mnist_5k", 1) else f"{model}_{FLAGS.dataset}_k{FLAGS.steps_per_execution}"
+        defaults = all(FLAGS[f].value == FLAGS[f].default
+                       for f in ("dataset", "steps_per_execution"))
+        name_of_record = (model if defaults
+                          else f"{model}_{FLAGS.dataset}_k{FLAGS.steps_per_execution}")
         results = []
         for r in range(FLAGS.rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
