@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import os
+import shlex
 
 from data.datasets import DATASETS
 from data.folder import PREFIX as FOLDER_PREFIX
@@ -267,6 +268,27 @@ def resume_mismatch(previous, config):
         if old != new:
             return field.name, old, new
     return None
+
+
+def train_command(config):
+    """The `python train.py` command line of the run whose resolved settings are `config` (a
+    loaded config.json): --model, --dataset, --workdir, and every setting whose recorded value
+    is not what those three give by default. Rerun, it resumes that run."""
+    base, _ = resolve(Config(model=config.model, dataset=config.dataset,
+                             workdir=config.workdir, toy_defaults=config.toy_defaults))
+    args = ["python", "train.py", f"--model={config.model}", f"--dataset={config.dataset}",
+            f"--workdir={config.workdir}"]
+    for field in SETTINGS:
+        value = getattr(config, field.name)
+        if (field.name in ("model", "dataset", "workdir", "overwrite") or value is None
+                or value == getattr(base, field.name)):
+            continue
+        if isinstance(value, bool):
+            args.append(f"--{'' if value else 'no'}{field.name}")
+        else:
+            args.append(f"--{field.name}={value!r}" if isinstance(value, float)
+                        else f"--{field.name}={value}")
+    return shlex.join(args)
 
 
 # === The command line ===
