@@ -16,17 +16,23 @@ import sys
 # training/xla.py XLA_DEFAULT). TF_ENABLE_ONEDNN_OPTS=0 keeps TensorFlow's own.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-from absl import app, flags, logging
+from training.console import devices, flag_value, run_first_ops, start_tensorflow  # noqa: E402
 
-from data.datasets import DatasetError
-from training import config as config_module
-from training.callbacks import RunError
-from training.config import ConfigError, config_from_flags, define_flags
-from training.distribute import split_cpu
-from training.loop import Interrupted, LostWorker, train
+start_tensorflow()  # before anything imports it: without its start-up lines
+
+from absl import app, flags, logging  # noqa: E402
+
+from data.datasets import DatasetError  # noqa: E402
+from training import config as config_module  # noqa: E402
+from training.callbacks import RunError  # noqa: E402
+from training.config import ConfigError, config_from_flags, define_flags  # noqa: E402
+from training.distribute import split_cpu  # noqa: E402
+from training.loop import Interrupted, LostWorker, train  # noqa: E402
 
 FLAGS = flags.FLAGS
-define_flags(FLAGS)  # one flag per setting of training/config.py (docs/options.md)
+# One flag per setting of training/config.py (docs/options.md); the help gives the values of
+# the --model (and --dataset) on this command line.
+define_flags(FLAGS, flag_value(sys.argv, "model"), flag_value(sys.argv, "dataset"))
 flags.adopt_module_key_flags(config_module)  # listed by --help, not only --helpfull
 flags.DEFINE_integer("cpu_devices", None,
                      "Split the CPU into this many logical devices (mirrored without GPUs).")
@@ -44,7 +50,10 @@ def main(argv):
                  "flags take the form --name=value")
     if FLAGS.cpu_devices:
         split_cpu(FLAGS.cpu_devices)
+    run_first_ops()
     config = config_from_flags(FLAGS)
+    print(f"train.py: {config.model} on {config.dataset}, {devices()}; run directory "
+          f"{config.workdir}", flush=True)
     try:
         logs = train(config)
     except LostWorker as e:
@@ -57,8 +66,20 @@ def main(argv):
         print(f"stopped: {e}", file=sys.stderr)
         sys.exit(130)
     if logs:
-        print("final step: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(logs.items())))
-    print(f"exported generator: {config.workdir}/saved_model")
+        print("final step: " + " ".join(f"{k}={logs[k]:.4g}" for k in ("d_loss", "g_loss")
+                                        if k in logs))
+    print(next_steps(config.workdir))
+
+
+def next_steps(workdir):
+    """What to run next on the run in `workdir`, with its paths."""
+    saved_model = os.path.join(workdir, "saved_model")
+    return "\n".join([
+        f"exported generator: {saved_model}", "next:",
+        f"  tensorboard --logdir {shlex.quote(workdir)}        # the curves and sample grids",
+        f"  python sample.py --saved_model={shlex.quote(saved_model)} "
+        f"--out={shlex.quote(os.path.join(workdir, 'samples.png'))}",
+        f"  python eval.py --workdir={shlex.quote(workdir)}    # scores against held-out data"])
 
 
 if __name__ == "__main__":

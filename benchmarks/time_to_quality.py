@@ -27,8 +27,9 @@ flags.DEFINE_integer("check_every", None, "Steps between checks (default: 250 ac
 flags.DEFINE_integer("max_steps", None, "Give up after this many steps (default: 5000 / 20000).")
 flags.DEFINE_string("workdir", None, "Run directory (default: runs/time_to_quality_TASK).")
 flags.DEFINE_string("out", None, "JSON of the result (default: WORKDIR/time_to_quality.json).")
-flags.DEFINE_list("set", [], "Variant fields to change for this run, e.g. aux_fake_weight=0 "
-                  "(models/variants.py): how a candidate default is measured before it is kept.")
+flags.DEFINE_list("set", [], "Settings of train.py to change for this run, e.g. "
+                  "aux_fake_weight=0 (docs/options.md): how a candidate default is measured "
+                  "before it is kept.")
 FLAGS = flags.FLAGS
 
 TASKS = {
@@ -81,22 +82,19 @@ def grid25_score(gan):
     return {"modes": m["modes"], "high_quality": round(m["high_quality"], 4)}
 
 
-def _variant_changes(model, assignments):
-    """Applies `field=value` assignments to the model's row of VARIANTS (this process only)."""
-    import dataclasses
+def _settings(assignments):
+    """{name: value} of `name=value` assignments of train.py's settings, typed as their flags
+    (checked as a run's flags are, by training/config.py when the run starts)."""
+    from training.config import SETTINGS
 
-    from models.variants import VARIANTS
-    variant, changes = VARIANTS[model], {}
-    fields = {f.name: f.type for f in dataclasses.fields(variant)}
+    types, settings = {f.name: f.type for f in SETTINGS}, {}
     for assignment in assignments:
         name, _, value = assignment.partition("=")
-        if name not in fields or fields[name] not in (int, float, str, "int", "float", "str"):
-            raise app.UsageError(f"--set {assignment}: {name!r} is not a number or text field of "
-                                 "models/variants.py's Variant")
-        kind = {"int": int, "float": float, "str": str}.get(fields[name], fields[name])
-        changes[name] = kind(value)
-    VARIANTS[model] = dataclasses.replace(variant, **changes)
-    return changes
+        if types.get(name) not in (int, float, str):
+            raise app.UsageError(f"--set {assignment}: {name!r} is not a number or text "
+                                 "setting of train.py (docs/options.md)")
+        settings[name] = types[name](value)
+    return settings
 
 
 def main(argv):
@@ -109,7 +107,7 @@ def main(argv):
     from training.loop import train
 
     model, dataset, every, max_steps, target = TASKS[FLAGS.task]
-    changes = _variant_changes(model, FLAGS.set)
+    changes = _settings(FLAGS.set)
     every, max_steps = FLAGS.check_every or every, FLAGS.max_steps or max_steps
     workdir = FLAGS.workdir or f"runs/time_to_quality_{FLAGS.task}"
     if FLAGS.task == "acgan":
@@ -120,8 +118,9 @@ def main(argv):
     else:
         score, passed = grid25_score, (lambda s: s["modes"] == 25)
     check = QualityCheck(score, passed, print)
-    config = Config(model=model, dataset=dataset, workdir=workdir, train_steps=max_steps,
-                    steps_per_epoch=every, checkpoint_every=every, overwrite=True)
+    config = Config(**{**dict(model=model, dataset=dataset, workdir=workdir,
+                              train_steps=max_steps, steps_per_epoch=every,
+                              checkpoint_every=every, overwrite=True), **changes})
     train(config, verbose=0, callbacks=[check])
     last = check.history[-1]
     result = {"task": FLAGS.task, "model": model, "dataset": dataset, "target": target,

@@ -113,14 +113,15 @@ def measure(model, jit):
                 for name, value in (logs or {}).items():
                     tf.summary.scalar(name, np.asarray(value).reshape(-1)[0])
 
-    config, variant = resolve(Config(model=model, dataset=FLAGS.dataset,
-                                     batch_size=FLAGS.batch_size,
-                                     mixed_precision=FLAGS.mixed_precision,
-                                     augment=FLAGS.augment))
+    config = resolve(Config(model=model, dataset=FLAGS.dataset,
+                            batch_size=FLAGS.batch_size,
+                            mixed_precision=FLAGS.mixed_precision,
+                            augment=FLAGS.augment))
+    variant = config.variant
     data = load(config.dataset)
     shape = data.spec.shape
     k = FLAGS.steps_per_execution
-    gan = build_gan(config, variant, shape, data.spec.num_classes, jit_compile=jit,
+    gan = build_gan(config, shape, data.spec.num_classes, jit_compile=jit,
                     steps_per_execution=k)
     dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps, 0,
                                                    data_scale=variant.data_scale,
@@ -215,7 +216,8 @@ def torch_settings(model):
     """The variant's default run, as the PyTorch peer takes it (None: no peer for it)."""
     from data.datasets import DATASETS
     from training.config import Config, resolve
-    config, v = resolve(Config(model=model, dataset=FLAGS.dataset, batch_size=FLAGS.batch_size))
+    config = resolve(Config(model=model, dataset=FLAGS.dataset, batch_size=FLAGS.batch_size))
+    v = config.variant
     spec = DATASETS["mnist_5k" if FLAGS.dataset == "mnist" else FLAGS.dataset]
     if v.aux_weight or v.num_categorical or v.num_continuous:
         return None

@@ -361,6 +361,17 @@ def toy_training_set(name, n, seed):
     return centres[mode] + TOY_STDS[name] * noise, mode.astype(np.int32)
 
 
+def check_batch(data, batch_size, train_points=0):
+    """Raises DatasetError when one step's `batch_size` examples are more than the data holds
+    (train.py checks this before it touches the run directory)."""
+    if data.spec.is_image and batch_size > data.num_examples:
+        raise DatasetError(f"a step takes {batch_size} images (--batch_size x --d_steps) and "
+                           f"{data.spec.name} has {data.num_examples}; lower --batch_size")
+    if not data.spec.is_image and train_points and batch_size > train_points:
+        raise DatasetError(f"batch of {batch_size} is larger than the fixed training set of "
+                           f"{train_points} points; pass more --train_points")
+
+
 def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None, data_scale=1.0,
                        train_points=0):
     """An endless tf.data.Dataset of (x, labels) batches, batch s = f(seed, s) for s >= start_step.
@@ -373,13 +384,10 @@ def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None, da
     with `train_points` > 0 read from `toy_training_set` like an array in memory; either is
     divided by `data_scale`. The label is the mode index.
     """
+    check_batch(data, batch_size, train_points)
     seed = int(seed)
     steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
-    if data.spec.is_image:
-        n = data.num_examples
-        if batch_size > n:
-            raise DatasetError(f"batch of {batch_size} is larger than {data.spec.name}'s "
-                               f"{n} examples; lower --batch_size")
+    n = data.num_examples if data.spec.is_image else None
     if data.stream is not None:
         return (_streamed_examples(data, seed, start_step * batch_size)
                 .batch(batch_size, drop_remainder=True)
@@ -410,9 +418,6 @@ def make_train_dataset(data, batch_size, seed, start_step=0, image_size=None, da
             index = _epoch_positions(step, batch_size, n, seed)
             return _to_unit_range(tf.gather(images, index), image_size), tf.gather(labels, index)
     elif train_points:
-        if batch_size > train_points:
-            raise DatasetError(f"batch of {batch_size} is larger than the fixed training set of "
-                               f"{train_points} points; pass more --train_points")
         points, modes = toy_training_set(data.spec.name, train_points, seed)
         points, modes = tf.constant(points / data_scale, tf.float32), tf.constant(modes)
 

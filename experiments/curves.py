@@ -118,9 +118,10 @@ def checkpoint_scores(workdir, seed, quick=False):
     """([{step, fd, is, class_kl, w_estimate, d_loss, ...}] at step 0 and every checkpoint,
     {the same scores of the real held-out digits}), on as many samples as the held-out split
     has (quick: QUICK_SAMPLES)."""
-    config, variant = resolve(dataclasses.replace(
+    config = resolve(dataclasses.replace(
         Config.load(os.path.join(workdir, "config.json")), workdir=workdir, jit_compile=False,
         mixed_precision=False, strategy="default"))
+    variant = config.variant
     classifier, _, (test_f, test_p), (ref_f, _) = classifier_and_real_features(
         config.dataset_used, config.data_dir, log=lambda *_: None)
     n = QUICK_SAMPLES if quick else len(test_f)
@@ -128,7 +129,7 @@ def checkpoint_scores(workdir, seed, quick=False):
             "is": scores.inception_score(test_p[:n], min(SPLIT, n))[0],
             "class_kl": scores.class_shares(test_p[:n])[1], "samples": n}
     spec = DATASETS[config.dataset_used]
-    gan = build_gan(config, variant, spec.shape, spec.num_classes)
+    gan = build_gan(config, spec.shape, spec.num_classes)
     latents = gan.latent.sample(n, tf.constant([seed, 1], tf.int64))  # the same at every step
 
     def score(step):

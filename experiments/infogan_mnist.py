@@ -100,12 +100,13 @@ def code_correlations(saved_model, n, seed):
 
 def accuracy_curve(workdir):
     """[(step, code accuracy %)] of Q at every checkpoint kept in the run, on held-out digits."""
-    config, variant = resolve(dataclasses.replace(
+    config = resolve(dataclasses.replace(
         Config.load(os.path.join(workdir, "config.json")), workdir=workdir, jit_compile=False,
         mixed_precision=False, strategy="default"))
+    variant = config.variant
     test = load(config.dataset_used, config.data_dir, split="test")
     images = tf.constant(test.images.astype(np.float32) / 127.5 - 1.0)
-    gan = build_gan(config, variant, test.spec.shape, test.spec.num_classes)
+    gan = build_gan(config, test.spec.shape, test.spec.num_classes)
     checkpoint = tf.train.Checkpoint(discriminator=gan.discriminator, step=gan.step)
     state = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
     curve = []

@@ -99,7 +99,7 @@ def record_path(out_dir, dataset, model, seed):
 
 
 def protocol_steps(model, dataset):
-    return resolve(Config(model=model, dataset=dataset, workdir=""))[0].train_steps
+    return resolve(Config(model=model, dataset=dataset, workdir="")).train_steps
 
 
 def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
@@ -121,7 +121,7 @@ def run_seed(out_dir, dataset, model, seed, steps, checks, quick=False):
     config = Config(model=model, dataset=dataset, workdir=workdir, seed=seed, train_steps=steps,
                     steps_per_epoch=steps // checks, checkpoint_every=steps // checks,
                     **({"width": 32, "jit_compile": False} if quick else {}))
-    resolved, _ = resolve(config)
+    resolved = resolve(config)
     target = protocol_steps(model, dataset)
     if steps < target:
         print(f"{dataset} {model} seed {seed}: shortened: {steps:,} of {target:,} protocol "

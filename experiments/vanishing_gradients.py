@@ -73,10 +73,11 @@ def _toy_generators(s, seed):
     """The repo's `gan` on ring8, trained by its own train_step; G's weights at each g_step."""
     # The image row's MLP `gan` (not PacGAN's toy protocol): the setup this experiment's
     # figure and docs/results.md's numbers were measured with.
-    config, variant = resolve(Config(model="gan", dataset="ring8", workdir="", seed=seed,
-                                     width=s.toy_width, jit_compile=False, toy_defaults=False))
+    config = resolve(Config(model="gan", dataset="ring8", workdir="", seed=seed,
+                            width=s.toy_width, jit_compile=False, toy_defaults=False))
+    variant = config.variant
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes)
     snapshots, step = [], 0
     for target in sorted(set(s.g_steps)):
         if target > step:
@@ -104,9 +105,10 @@ def _run_generators(workdir):
         raise common.ExperimentError(f"{workdir}/checkpoints holds no checkpoint; train first "
                                      f"(python train.py --workdir={workdir})")
     try:
-        config, variant = resolve(dataclasses.replace(
-            Config.load(config_path), workdir=workdir, mixed_precision=False, strategy="default",
-            jit_compile=False))
+        config = resolve(dataclasses.replace(
+   Config.load(config_path), workdir=workdir, mixed_precision=False, strategy="default",
+   jit_compile=False))
+        variant = config.variant
         data = load(config.dataset_used or config.dataset, config.data_dir)
     except (ValueError, TypeError) as e:  # ConfigError and DatasetError are ValueErrors
         raise common.ExperimentError(f"cannot rebuild the run in {workdir}: {e}") from None
@@ -115,7 +117,7 @@ def _run_generators(workdir):
         shape = (config.image_size, config.image_size, shape[2])
     # float32 G even for a mixed-precision run: the minimax gradients measured here underflow
     # float16. Only G and the step are restored (the optimizers' state is not needed).
-    gan = build_gan(config, variant, shape, data.spec.num_classes)
+    gan = build_gan(config, shape, data.spec.num_classes)
     checkpoint = tf.train.Checkpoint(generator=gan.generator, step=gan.step)
     snapshots = []
     for path in paths:
@@ -160,7 +162,7 @@ def run(out_dir, quick=False, seed=0, workdir=None):
     keras.utils.set_random_seed(seed + 1)
     disc = build_discriminator(shape, variant.arch if data.spec.is_image else "mlp",
                                config.width, variant.d_norm)
-    optimizer = make_optimizer(variant, s.d_lr)
+    optimizer = make_optimizer(config, s.d_lr)
     restart = common.Restarter(disc.trainable_variables, optimizer)
     logits = lambda x: tf.reshape(disc(x, training=True)["logits"], [-1])  # noqa: E731
     measure_input = latent.generator_input(latent.sample(s.measure_batch,

@@ -77,7 +77,9 @@ class ClassLatent(LatentSpec):
 class ACGAN(GAN):
 
     uses_labels = True
-    options = {}  # its loss is its paper's: no --loss
+    # Its loss is its paper's: no --loss.
+    options = {"real_label": None, "aux_weight": None, "aux_fake_weight": None,
+               "class_input": None}
 
     def make_latent(self):
         return ClassLatent(self.variant.latent_dim, noise=self.variant.noise,

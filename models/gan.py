@@ -28,7 +28,7 @@ import losses
 from models import augment, replicas
 from models.ema import GeneratorAverage
 from models.latent import LatentSpec
-from models.networks import build_discriminator, build_generator
+from models.networks import ARCHITECTURES, build_discriminator, build_generator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,16 +57,19 @@ class GAN(keras.Model):
 
     uses_labels = False  # whether the data's class labels reach the objective
     # The options of models/variants.py that only some variants take (`only_some`), with the
-    # values this class accepts (None: any value its check passes): here the generator cost.
-    options = {"loss": ("minimax", "non_saturating")}
+    # values this class accepts (None: any value its check passes): here the generator cost
+    # and the target of D's real term.
+    options = {"loss": ("minimax", "non_saturating"), "real_label": None}
 
-    def __init__(self, variant, data_shape, num_classes=0, width=64, seed=0, **kwargs):
+    def __init__(self, variant, data_shape, num_classes=0, seed=0, **kwargs):
         super().__init__(**kwargs)
         # === Config ===
+        # A width of 0 in a row is the nets' own (training/config.py `resolve` fills it in).
+        if not variant.width:
+            variant = dataclasses.replace(variant, width=ARCHITECTURES[variant.arch].width)
         self.variant = variant
         self.data_shape = tuple(data_shape)
         self.num_classes = num_classes
-        self.width = width
         self.seed = int(seed)
         # True: the d_steps discriminator updates are traced one by one even where they would
         # loop (`loops_d_steps`); benchmarks/train_step.py counts FLOPs on that graph (a loop's
@@ -76,14 +79,15 @@ class GAN(keras.Model):
         # runs K of them in one traced loop, which XLA compiles as one program (set by
         # training/loop.py build_gan before the first call; 1: one iteration, as Keras calls it).
         self.steps_per_call = 1
-        if variant.real_label != 1.0 and variant.loss == "wasserstein":
-            raise ValueError("label smoothing (real_label) has no meaning for a critic's score")
+        problem = self.settings_problem(variant)
+        if problem:
+            raise ValueError(problem)
         self.latent = self.make_latent()
         self.d_loss_fn = losses.DISCRIMINATOR_LOSSES[variant.loss]
         self.g_loss_fn = losses.GENERATOR_LOSSES[variant.loss]
         # === Networks ===
         self.generator = self.make_generator()
-        self.discriminator = build_discriminator(self.data_shape, variant.arch, width,
+        self.discriminator = build_discriminator(self.data_shape, variant.arch, variant.width,
                                                  variant.d_norm, heads=self.discriminator_heads,
                                                  dropout=variant.d_dropout)
         # DiffAugment's ops (models/augment.py; none by default) and the moving average of G
@@ -97,6 +101,14 @@ class GAN(keras.Model):
         # Both networks are built functional models; without this, Keras would try to build
         # the GAN by calling it on a training batch under a strategy scope (docs/keras_traps.md).
         self.built = True
+
+    @classmethod
+    def settings_problem(cls, variant):
+        """What in `variant` this class cannot train, in one line (training/config.py `resolve`
+        refuses it before anything is built), or None."""
+        if variant.real_label != 1.0 and variant.loss == "wasserstein":
+            return "label smoothing (real_label) has no meaning for a critic's score"
+        return None
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras 3's fit() under a strategy pulls a batch and MEAN-reduces it across replicas to
@@ -145,7 +157,7 @@ class GAN(keras.Model):
         row names G's own (`g_arch`, `g_width`), with `g_norm`."""
         v = self.variant
         return build_generator(input_dim, self.data_shape, v.g_arch or v.arch,
-                               v.g_width or self.width, norm=v.g_norm)
+                               v.g_width or v.width, norm=v.g_norm)
 
     def discriminator_heads(self, trunk):
         """Outputs on D's trunk features beside the real/fake `logits`: none."""

@@ -26,7 +26,9 @@ def hparam(default=dataclasses.MISSING, *, help, check=None, choices=None, resum
     resume: "same": a run directory resumes only with the value its config.json recorded;
         "same_if_recorded": likewise, unless that config.json predates the setting;
         "same_or_off": likewise, a config.json that predates the setting counting as a run
-        with it off (`neutral`).
+        with it off (`neutral`);
+        "same_or_row": likewise, a config.json that predates the setting counting as a run
+        with the variant's own value (what every run had before the setting existed).
     only_some: only the variants whose model class lists it in `options` take it.
     data: "toy", "image" or "folder": only that data takes it; `neutral` is the value that
         means "off" (what a resolved run on other data records).
@@ -66,3 +68,11 @@ def non_negative(value):
 
 def unit_interval(value):
     return None if 0 <= value < 1 else f"must be in [0, 1), got {value}"
+
+
+def categories(value):
+    return None if value == 0 or value >= 2 else f"must be 0 (none) or >= 2, got {value}"
+
+
+def label_target(value):
+    return None if 0 < value <= 1 else f"must be in (0, 1], got {value}"

@@ -114,7 +114,16 @@ class CodeLatent(LatentSpec):
 
 class InfoGAN(GAN):
 
-    options = {}  # its loss is its paper's: no --loss
+    # Its loss is its paper's: no --loss.
+    options = {"real_label": None, "num_categorical": None, "num_continuous": None,
+               "info_weight": None, "info_weight_continuous": None}
+
+    @classmethod
+    def settings_problem(cls, variant):
+        if not (variant.num_categorical or variant.num_continuous):
+            return ("infogan needs a latent code: --num_categorical >= 2 or --num_continuous "
+                    ">= 1")
+        return None
 
     def make_latent(self):
         v = self.variant

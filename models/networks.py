@@ -54,6 +54,7 @@ class Arch:
     data: str              # "images" (square images only), "points" (2-D points only) or "any"
     g_norm: bool           # G has batch norm, which `g_norm="none"` removes
     d_norm: bool           # D's trunk takes the `d_norm` normalization
+    d_dropout: bool        # D's trunk takes `d_dropout` after its hidden activations
     width: int             # the default base width: conv channels or MLP units
     on_points: str = None  # the nets that stand in for these on 2-D points
 
@@ -67,11 +68,13 @@ class Arch:
 
 
 ARCHITECTURES = {a.name: a for a in (
-    Arch("mlp", "any", g_norm=False, d_norm=True, width=512),
-    Arch("dcgan", "images", g_norm=True, d_norm=True, width=64, on_points="mlp"),
-    Arch("infogan_mnist", "images", g_norm=True, d_norm=True, width=64, on_points="mlp"),
-    Arch("wgan_gp_toy", "points", g_norm=False, d_norm=False, width=512),
-    Arch("pacgan_toy", "points", g_norm=True, d_norm=False, width=512),
+    Arch("mlp", "any", g_norm=False, d_norm=True, d_dropout=True, width=512),
+    Arch("dcgan", "images", g_norm=True, d_norm=True, d_dropout=True, width=64,
+         on_points="mlp"),
+    Arch("infogan_mnist", "images", g_norm=True, d_norm=True, d_dropout=False, width=64,
+         on_points="mlp"),
+    Arch("wgan_gp_toy", "points", g_norm=False, d_norm=False, d_dropout=False, width=512),
+    Arch("pacgan_toy", "points", g_norm=True, d_norm=False, d_dropout=False, width=512),
 )}
 ARCHS = tuple(ARCHITECTURES)
 NORMS = ("batch", "layer", "none")

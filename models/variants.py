@@ -9,26 +9,30 @@ baseline (packing 1), `wgan` and `wgan_gp` are gan_toy.py's two modes. training/
 `resolve` takes a variant's defaults from its toy row when the data is a toy mixture.
 """
 import dataclasses
+import types
 
 from losses import DISCRIMINATOR_LOSSES
 from models.acgan import ACGAN
 from models.augment import check_policy
 from models.gan import GAN
 from models.infogan import InfoGAN
-from models.hparams import at_least_zero, hparam, non_negative, positive, unit_interval
+from models.hparams import (at_least_zero, categories, hparam, label_target, non_negative,
+                            positive, unit_interval)
 from models.networks import ARCHS, NORMS
 from models.wgan import WGAN
 
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """A variant's paper defaults. The fields declared with `hparam` are the hyperparameters a
-    flag can override (training/config.py derives the flags, their checks and the resume
-    identity from these declarations); the others are fixed by the variant's reference."""
+    """A variant's paper defaults. Every field but its name, paper, class and note is a
+    hyperparameter declared with `hparam`, which a flag can override (training/config.py
+    derives the flags, their checks and the resume identity from these declarations)."""
     name: str
     paper: str
     model_class: type      # the keras.Model subclass that trains this variant
-    arch: str              # models/networks.py entry; "dcgan" means "mlp" on toy data
+    arch: str = hparam(
+        help="D's networks, and G's unless --g_arch (models/networks.py); an image net's "
+             "rows use mlp on the 2-D mixtures.", choices=ARCHS, resume="same_or_row")
     d_norm: str = hparam(
         help="D's hidden-layer normalization (the nets whose trunk takes one: mlp, dcgan, "
              "infogan_mnist).", choices=NORMS, resume="same_if_recorded")
@@ -41,10 +45,14 @@ class Variant:
                              resume="same")
     d_steps: int = hparam(help="Discriminator (critic) updates per generator update (k, "
                                "n_critic).", check=positive, resume="same")
-    optimizer: str         # "adam" or "rmsprop", for both networks
+    optimizer: str = hparam(help="The optimizer of both networks: adam (with --beta_1, "
+                                 "--beta_2) or rmsprop.", choices=("adam", "rmsprop"),
+                            resume="same_or_row")
     d_lr: float = hparam(help="Discriminator learning rate.", check=positive)
     g_lr: float = hparam(help="Generator learning rate.", check=positive)
-    noise: str = "normal"  # z ~ N(0, I) ("normal") or U(-1, 1) ("uniform")
+    noise: str = hparam("normal", help="Distribution of the noise z: normal, N(0, I), or "
+                                       "uniform, U(-1, 1).", choices=("normal", "uniform"),
+                        resume="same_or_row")
     train_steps: int = hparam(3000, help="Generator updates in the whole run (the toy "
                                          "protocols' own on ring8/grid25).", check=positive)
     beta_1: float = hparam(0.5, help="Adam beta_1 of both optimizers.", check=unit_interval)
@@ -53,15 +61,33 @@ class Variant:
                               check=non_negative, only_some=True)
     clip_value: float = hparam(0.0, help="Critic weight-clipping bound c (0: none).",
                                check=non_negative, only_some=True)
-    aux_weight: float = 0.0    # weight of the AC-GAN class loss
-    aux_fake_weight: float = 1.0  # AC-GAN: share of D's class loss on generated images (paper: 1)
-    d_dropout: float = 0.0     # dropout rate after each of D's hidden activations (dcgan, mlp)
-    real_label: float = 1.0    # D's target on real data (< 1: one-sided label smoothing)
-    class_input: str = "concat"  # AC-GAN: G gets [z | one-hot c] ("concat") or z * embed(c)
-    num_categorical: int = 0   # InfoGAN: categories of the categorical code (0: no code)
-    num_continuous: int = 0    # InfoGAN: number of U(-1, 1) continuous codes
-    info_weight: float = 0.0             # lambda of the categorical mutual-information term
-    info_weight_continuous: float = 0.0  # lambda of the continuous mutual-information term
+    aux_weight: float = hparam(0.0, help="AC-GAN: weight of the class loss, in D's and G's "
+                                         "objectives.", check=non_negative, only_some=True)
+    aux_fake_weight: float = hparam(
+        1.0, help="AC-GAN: share of D's class loss taken on generated images (1: the paper's "
+                  "L_C; 0: real images only, the Keras example's; docs/variants.md).",
+        check=non_negative, only_some=True)
+    class_input: str = hparam(
+        "concat", help="AC-GAN: G gets [z | one-hot c] (concat) or z * embed(c) (multiply, "
+                       "the Keras example's).", choices=("concat", "multiply"),
+        only_some=True, resume="same_or_row")
+    real_label: float = hparam(
+        1.0, help="D's target on real data (< 1: one-sided label smoothing, Salimans et al. "
+                  "2016); not for a critic.", check=label_target, only_some=True)
+    d_dropout: float = hparam(
+        0.0, help="Dropout rate after each of D's hidden activations (the mlp and dcgan "
+                  "trunks; the Keras AC-GAN example's 0.3).", check=unit_interval)
+    num_categorical: int = hparam(
+        0, help="InfoGAN: categories of the categorical code (0: no categorical code).",
+        check=categories, only_some=True, resume="same_or_row")
+    num_continuous: int = hparam(0, help="InfoGAN: number of U(-1, 1) continuous codes.",
+                                 check=non_negative, only_some=True, resume="same_or_row")
+    info_weight: float = hparam(0.0, help="InfoGAN: lambda of the categorical code's "
+                                          "mutual-information term.", check=non_negative,
+                                only_some=True)
+    info_weight_continuous: float = hparam(
+        0.0, help="InfoGAN: lambda of the continuous codes' mutual-information term.",
+        check=non_negative, only_some=True)
     width: int = hparam(0, help="Base width: conv channels or MLP units (0 in a row: the "
                                 "nets' own, 64 for conv nets, 512 for MLPs; toy protocols: 512 "
                                 "gan_toy.py, 400 PacGAN's G with 200-unit maxout D).",
@@ -95,7 +121,8 @@ class Variant:
     note: str = ""
 
 
-VARIANTS = {v.name: v for v in [
+# Read-only: a run changes a variant's fields by its settings (training/config.py), never the row.
+VARIANTS = types.MappingProxyType({v.name: v for v in [
     Variant("gan", "Goodfellow et al. 2014", model_class=GAN,
             arch="mlp", d_norm="none", loss="non_saturating",
             latent_dim=100, batch_size=100, d_steps=1, optimizer="adam", d_lr=2e-4, g_lr=2e-4,
@@ -132,7 +159,7 @@ VARIANTS = {v.name: v for v in [
                  "accuracy at 1,000 steps against 92%, docs/results.md) and G fed z * embed(c) "
                  "(94.2% at 1,250 steps against 91.7% with [z | one-hot c]); G's source term is "
                  "-log D(G(z)); 1,500 steps: the quickstart's length"),
-]}
+]})
 
 
 _NOISE = {"normal": "N(0,1)", "uniform": "U(-1,1)"}
@@ -174,13 +201,13 @@ _GAN_TOY_ORDER = ("G updates after the critic's, not before (the one training st
 _GAN_TOY_SET = ("; the fixed set is reshuffled every epoch (the pipeline's stateless "
                 "permutation; theirs: shuffled once)")
 
-TOY_VARIANTS = {dataset: {
+TOY_VARIANTS = types.MappingProxyType({dataset: types.MappingProxyType({
     "gan": _pacgan(dataset),
     "wgan": _gan_toy("wgan", dataset,
                      note=_GAN_TOY_ORDER + ("" if dataset == "ring8" else _GAN_TOY_SET)),
     "wgan_gp": _gan_toy("wgan_gp", dataset, beta_1=0.5, beta_2=0.9, gp_weight=0.1,
                         note=_GAN_TOY_ORDER + ("" if dataset == "ring8" else _GAN_TOY_SET)),
-} for dataset in ("ring8", "grid25")}
+}) for dataset in ("ring8", "grid25")})
 
 
 def variant_for(model, dataset, toy_defaults=True):

@@ -50,10 +50,11 @@ def fit_under(strategy, config, steps=2, jit_compile=False, steps_per_call=1):
     step's logs."""
     if config.d_steps is None and VARIANTS[config.model].d_steps > CRITIC_STEPS:
         config = dataclasses.replace(config, d_steps=CRITIC_STEPS)
-    config, variant = resolve(config)
+    config = resolve(config)
+    variant = config.variant
     data = load(config.dataset)
     with strategy.scope():
-        gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes, jit_compile,
+        gan = build_gan(config, data.spec.shape, data.spec.num_classes, jit_compile,
                         steps_per_execution=steps_per_call)
     dataset = chunk_steps(split_for_d_steps(
         make_train_dataset(data, config.batch_size * variant.d_steps, config.seed),
@@ -186,9 +187,10 @@ def test_train_py_turns_onednn_on_before_tensorflow_loads_unless_told_not_to(val
 
 def test_each_replica_draws_its_own_slice_of_the_global_noise(make_config):
     strategy = mirrored()
-    config, variant = resolve(make_config(model="acgan"))
+    config = resolve(make_config(model="acgan"))
+    variant = config.variant
     with strategy.scope():
-        gan = build_gan(config, variant, (28, 28, 1), 10)
+        gan = build_gan(config, (28, 28, 1), 10)
     draw = lambda: replicas.own_slice(gan.latent.sample(8, [0, 5]), 4)  # noqa: E731
     first, second = strategy.experimental_local_results(strategy.run(draw))
     assert not np.allclose(first["z"], second["z"])
@@ -216,9 +218,10 @@ def test_the_xla_step_computes_the_plain_losses_on_the_noise_xla_draws(make_conf
     an XLA run cannot be compared bit for bit with a plain one; its step must still compute the
     same function: its logged d_adv is -log D(x) - log(1 - D(G(z))) on the z that XLA draws
     from the update's seed, evaluated here without XLA."""
-    config, variant = resolve(make_config(model="dcgan", seed=3))
+    config = resolve(make_config(model="dcgan", seed=3))
+    variant = config.variant
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes, jit_compile=True)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes, jit_compile=True)
     images, labels = next(iter(split_for_d_steps(make_train_dataset(data, 8, 0), 8, 1)))
     gan.step.assign(5)
     seed = tf.random.experimental.stateless_fold_in(tf.constant([3, 5], tf.int64), 0,
@@ -241,14 +244,15 @@ def test_mixed_precision_scales_both_losses_and_keeps_float32_outputs(make_confi
     the float16 gradient overflows (WGAN-GP's first, at the initial scale 2^15) the optimizer
     skips that update and halves its scale, so what follows it differs by design."""
     config = make_config(model=model, d_steps=1)
-    config, variant = resolve(config)
+    config = resolve(config)
+    variant = config.variant
     data = load(config.dataset)
     batch = next(iter(split_for_d_steps(make_train_dataset(
         data, config.batch_size * variant.d_steps, 0), config.batch_size, variant.d_steps)))
     logs = {}
     try:
-        reference = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
-        gan = build_gan(dataclasses.replace(config, mixed_precision=True), variant,
+        reference = build_gan(config, data.spec.shape, data.spec.num_classes)
+        gan = build_gan(dataclasses.replace(config, mixed_precision=True),
                         data.spec.shape, data.spec.num_classes)
         gan.generator.set_weights(reference.generator.get_weights())
         gan.discriminator.set_weights(reference.discriminator.get_weights())
@@ -326,9 +330,10 @@ def test_two_workers_only_the_chief_writes_and_a_lost_worker_is_reported_then_re
                                              "saved_model", "saved_model_raw", "train"]
     for index in range(2):  # the workers' scratch checkpoints are gone
         assert os.listdir(tmp_path / f"reference-tmp{index}") == []
-    config, variant = resolve(Config.load(str(reference / "config.json")))
+    config = resolve(Config.load(str(reference / "config.json")))
+    variant = config.variant
     spec = load(config.dataset).spec
-    gan = build_gan(config, variant, spec.shape, spec.num_classes)
+    gan = build_gan(config, spec.shape, spec.num_classes)
     make_checkpoint(gan).restore(str(reference / "checkpoints" / "ckpt-30")
                                  ).assert_existing_objects_matched()
     assert int(gan.step.numpy()) == 30

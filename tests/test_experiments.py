@@ -121,9 +121,10 @@ def test_minimax_gradient_vanishes_as_d_trains(tmp_path):
 def test_vanishing_gradients_reads_the_generators_of_a_run(tmp_path):
     """--workdir: the run's config rebuilds the GAN; each kept checkpoint gives one G."""
     workdir = tmp_path / "run"
-    config, variant = resolve(Config(model="gan", dataset="ring8", workdir=str(workdir),
-                                     width=16, batch_size=32, jit_compile=False))
-    gan = build_gan(config, variant, (2,), 8)
+    config = resolve(Config(model="gan", dataset="ring8", workdir=str(workdir),
+                            width=16, batch_size=32, jit_compile=False))
+    variant = config.variant
+    gan = build_gan(config, (2,), 8)
     manager = tf.train.CheckpointManager(make_checkpoint(gan), str(workdir / "checkpoints"), 3)
     for step in (3, 7):
         gan.step.assign(step)

@@ -29,9 +29,10 @@ def runs(tmp_path_factory):
 
 
 def _restored_gan(workdir):
-    config, variant = resolve(Config.load(os.path.join(workdir, "config.json")))
+    config = resolve(Config.load(os.path.join(workdir, "config.json")))
+    variant = config.variant
     data = load(config.dataset_used)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes)
     manager = tf.train.CheckpointManager(make_checkpoint(gan), workdir + "/checkpoints", 3)
     make_checkpoint(gan).restore(manager.latest_checkpoint).assert_existing_objects_matched()
     return gan
@@ -147,12 +148,12 @@ def _offset_of(picture, block, near, reach=4):
 @pytest.mark.parametrize("model", list(RUNS))
 def test_eval_writes_a_png_of_exactly_the_exported_samples(runs, model):
     """eval.py's picture is the export's own `sample(100, seed)`: for images a 10 x 10 grid of
-    those samples, each pixel drawn as a 3 x 3 block (28 -> 84 >= MIN_TILE), found pixel for
-    pixel under the title; for points, a scatter whose generated (orange) dots are there."""
+    those samples, unscaled (280 pixels of the card's 350; twice would overflow it), found pixel
+    for pixel under the title; for points, a scatter whose generated (orange) dots are there."""
     sampler = evaluation.load_sampler(str(runs / model / "saved_model"))
     picture = tf.io.decode_png(evaluation.sample_png(sampler, seed=2)).numpy()
     if RUNS[model] == "ring8":
-        assert picture.shape[:2] == (400, 400)  # 5 x 5 inches at 80 dpi
+        assert picture.shape[:2] == (350, 350)  # as wide as TensorBoard's image card
         orange = (picture[..., 0] > 200) & (picture[..., 1] > 100) & (picture[..., 1] < 180) & (
             picture[..., 2] < 80)
         assert orange.sum() > 5  # 2 steps of training: the points sit close together
@@ -160,18 +161,19 @@ def test_eval_writes_a_png_of_exactly_the_exported_samples(runs, model):
     samples = sampler.signatures["sample"](num_samples=tf.constant(100),
                                            seed=tf.constant(2))["samples"].numpy()
     tiles = samples.reshape(10, 10, 28, 28).transpose(0, 2, 1, 3).reshape(280, 280)
-    block = np.round(tiles.repeat(3, 0).repeat(3, 1) * 255).astype(int)[..., None].repeat(3, -1)
-    assert picture.shape[:2] == (840 + 60, 840 + 20)  # title 0.5 in above, 0.1 in margins
-    assert _offset_of(picture, block, near=(50, 10)) is not None
+    block = np.round(tiles * 255).astype(int)[..., None].repeat(3, -1)
+    assert picture.shape[1] == 350  # the card's width; the grid centred, 6-pixel margin below
+    near = (picture.shape[0] - 6 - 280, (350 - 280) // 2)
+    assert _offset_of(picture, block, near=near) is not None
     other = sampler.signatures["sample"](num_samples=tf.constant(100),
                                          seed=tf.constant(3))["samples"].numpy()
     other = other.reshape(10, 10, 28, 28).transpose(0, 2, 1, 3).reshape(280, 280)
-    other = np.round(other.repeat(3, 0).repeat(3, 1) * 255).astype(int)[..., None].repeat(3, -1)
+    other = np.round(other * 255).astype(int)[..., None].repeat(3, -1)
     # The check can fail: 3 grey levels off, or another seed's samples where they differ (after
     # 2 steps InfoGAN's G is still nearly constant in z).
-    assert _offset_of(picture, np.clip(block + 3, 0, 255), near=(50, 10)) is None
+    assert _offset_of(picture, np.clip(block + 3, 0, 255), near=near) is None
     if np.abs(other - block).max() > 2:
-        assert _offset_of(picture, other, near=(50, 10)) is None
+        assert _offset_of(picture, other, near=near) is None
 
 
 def test_eval_refuses_a_directory_that_is_not_an_export(tmp_path):
@@ -221,7 +223,8 @@ def test_eval_scores_a_tiny_run_against_the_real_held_out_baseline(runs, model, 
     assert on_disk["rows"] == json.loads(json.dumps(result["rows"]))
     for name in EXPECTED_PICTURES[model]:
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert list(out.glob("events.out.tfevents.*"))
+    for run in ("generated", "real"):  # one chart per metric, a run each (test_eval_cli.py)
+        assert list((out / run).glob("events.out.tfevents.*"))
     # A 2-step generator is far from the data; real held-out digits are not.
     if model == "gan":
         assert rows["modes captured"]["real"] == 8

@@ -23,11 +23,12 @@ def test_executed_flops_are_the_matmuls_a_step_needs(make_config):
     G's): "traced" counts it, "executed" must not. Elementwise ops (activations, Adam) add a
     few percent at this width."""
     batch, width = 64, 64
-    config, variant = resolve(make_config(model="gan", dataset="ring8", toy_defaults=False,
-                                          batch_size=batch, width=width))
+    config = resolve(make_config(model="gan", dataset="ring8", toy_defaults=False,
+                                 batch_size=batch, width=width))
+    variant = config.variant
     assert variant.latent_dim == 100 and variant.d_steps == 1
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes)
     dataset = split_for_d_steps(make_train_dataset(data, batch, 0), batch, 1)
     g = [(100, width), (width, width), (width, width), (width, 2)]
     d = [(2, width), (width, width), (width, width), (width, 1)]

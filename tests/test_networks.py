@@ -1,4 +1,6 @@
 """Networks are sized from the data shape and follow the DCGAN conventions."""
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -32,7 +34,7 @@ HEADS = {"gan": {}, "dcgan": {}, "wgan": {}, "wgan_gp": {},
 @pytest.mark.parametrize("model", list(VARIANTS))
 def test_each_model_class_adds_its_own_discriminator_heads(model):
     v = VARIANTS[model]
-    gan = v.model_class(v, (28, 28, 1), num_classes=10, width=8)
+    gan = v.model_class(dataclasses.replace(v, width=8), (28, 28, 1), num_classes=10)
     heads = {k: tuple(t.shape) for k, t in gan.discriminator.output.items()}
     assert heads == {"logits": (None, 1), **HEADS[model]}
     assert gan.generator.input_shape == (None, gan.latent.input_dim)
@@ -60,7 +62,7 @@ def test_infogan_mnist_networks_have_the_official_layers_and_sizes():
     deconv 1; D conv 64 -> conv 128 -> FC 1024 -> 1; Q FC 128 -> 10 logits + 2 means (the
     official head also outputs 2 unused standard deviations: 258 weights fewer here)."""
     v = VARIANTS["infogan"]
-    gan = v.model_class(v, (28, 28, 1), num_classes=10, width=64)
+    gan = v.model_class(dataclasses.replace(v, width=64), (28, 28, 1), num_classes=10)
     assert gan.latent.input_dim == 62 + 10 + 2 and gan.latent.noise == "uniform"
     g = (74 * 1024 + 1024) + 2 * 1024 + (1024 * 6272 + 6272) + 2 * 6272 \
         + (4 * 4 * 128 * 64 + 64) + 2 * 64 + (4 * 4 * 64 * 1 + 1)
@@ -80,7 +82,7 @@ def test_infogan_mnist_networks_map_the_official_unit_range_to_the_repos():
     """The official nets see and make images in [0, 1]; the repo's are in [-1, 1]."""
     import numpy as np
     v = VARIANTS["infogan"]
-    gan = v.model_class(v, (28, 28, 1), num_classes=10, width=8)
+    gan = v.model_class(dataclasses.replace(v, width=8), (28, 28, 1), num_classes=10)
     d_in = gan.discriminator.get_layer("to_unit")(np.array([-1.0, 0.0, 1.0], np.float32))
     np.testing.assert_allclose(np.asarray(d_in), [0.0, 0.5, 1.0])
     logits = np.array([[-3.0], [0.0], [3.0]], np.float32)
@@ -95,7 +97,7 @@ def test_acgan_class_embedding_multiplies_the_noise():
     import numpy as np
     import tensorflow as tf
     v = dataclasses.replace(VARIANTS["acgan"], class_input="multiply")
-    gan = v.model_class(v, (28, 28, 1), num_classes=10, width=8)
+    gan = v.model_class(dataclasses.replace(v, width=8), (28, 28, 1), num_classes=10)
     embedding = gan.generator.get_layer("class_embedding").kernel.numpy()  # [10, 100]
     networks = gan.generator.get_layer("generator")
     z = np.random.default_rng(0).normal(size=(2, 100)).astype(np.float32)
@@ -112,9 +114,10 @@ def test_acgan_class_embedding_multiplies_the_noise():
 ])
 def test_batch_norm_and_mlp_generator_settings_build_what_they_say(fields, g_bn, d_norm_layers,
                                                                    g_dense_512):
-    config, variant = resolve(Config(model="wgan", dataset="mnist_5k", **fields))
-    assert resolve(config) == (config, variant)  # what config.json records resolves the same
-    gan = build_gan(config, variant, (28, 28, 1), 10)
+    config = resolve(Config(model="wgan", dataset="mnist_5k", **fields))
+    variant = config.variant
+    assert resolve(config) == config  # what config.json records resolves the same
+    gan = build_gan(config, (28, 28, 1), 10)
     g_layers = gan.generator.layers
     assert any(isinstance(l, keras.layers.BatchNormalization) for l in g_layers) == g_bn
     assert sum(isinstance(l, keras.layers.BatchNormalization)
@@ -125,3 +128,28 @@ def test_batch_norm_and_mlp_generator_settings_build_what_they_say(fields, g_bn,
         assert all(l.use_bias for l in g_layers
                    if isinstance(l, (keras.layers.Dense, keras.layers.Conv2DTranspose)))
     assert gan.generator(np.zeros([2, 100], np.float32)).shape == (2, 28, 28, 1)
+
+
+def test_each_new_setting_reaches_what_it_sets():
+    """The settings a user can now give (once fixed fields of a variant's row) change the
+    model they name, built as train.py builds it."""
+    def built(model, **fields):
+        return build_gan(resolve(Config(model=model, dataset="mnist_5k", width=8, **fields)),
+                         (28, 28, 1), 10)
+
+    gan = built("infogan", num_categorical=20, num_continuous=1)
+    heads = gan.discriminator.output
+    assert heads["code_logits"].shape[-1] == 20 and heads["code_mean"].shape[-1] == 1
+    assert gan.generator.input_shape == (None, 62 + 20 + 1)
+    gan = built("acgan", optimizer="rmsprop", noise="normal", class_input="concat")
+    assert isinstance(gan.d_optimizer, keras.optimizers.RMSprop)
+    assert isinstance(gan.g_optimizer, keras.optimizers.RMSprop)
+    assert gan.generator.input_shape == (None, 100 + 10)  # [z | one-hot c]: no embedding
+    assert gan.latent.noise == "normal"
+    assert built("infogan").latent.noise == "uniform"  # the row's own, U(-1, 1)
+    assert built("infogan", noise="normal").latent.noise == "normal"
+    dropouts = [l for l in built("dcgan", d_dropout=0.3).discriminator.layers
+                if isinstance(l, keras.layers.Dropout)]
+    assert dropouts and all(l.rate == 0.3 for l in dropouts)
+    mlp = built("dcgan", arch="mlp").discriminator  # the row's DCGAN settings on MLP nets
+    assert mlp.get_layer("dense_0").units == 8 and not any("conv" in l.name for l in mlp.layers)

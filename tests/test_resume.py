@@ -36,9 +36,10 @@ def saved_steps(workdir):
 
 
 def _trained_gan(config, steps):
-    config, variant = resolve(config)
+    config = resolve(config)
+    variant = config.variant
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes)
     gan.fit(split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps, 0),
                               config.batch_size, variant.d_steps),
             steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
@@ -49,7 +50,7 @@ def test_checkpoint_round_trip_restores_networks_optimizers_and_step(make_config
     config, variant, data, gan = _trained_gan(make_config(model="acgan"), steps=3)
     path = make_checkpoint(gan).save(str(tmp_path / "ckpt" / "ckpt"))
 
-    fresh = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    fresh = build_gan(config, data.spec.shape, data.spec.num_classes)
     assert int(fresh.d_optimizer.iterations.numpy()) == 0
     make_checkpoint(fresh).restore(path).assert_existing_objects_matched()
     for opt_name in ("d_optimizer", "g_optimizer"):
@@ -185,8 +186,8 @@ def test_a_run_resumes_only_with_the_networks_it_was_trained_with(tmp_path):
 
 
 def _resolved(tmp_path, **fields):
-    config, _ = resolve(Config(model="dcgan", dataset="mnist_5k", workdir=str(tmp_path),
-                               **fields))
+    config = resolve(Config(model="dcgan", dataset="mnist_5k", workdir=str(tmp_path),
+                            **fields))
     return dataclasses.replace(config, dataset_used="mnist_5k")
 
 

@@ -14,6 +14,26 @@ import keras
 import numpy as np
 import pytest
 
+def test_infogan_losses_are_their_logged_terms_with_the_lambdas_asked_for():
+    """--info_weight and --info_weight_continuous weigh the mutual-information terms of both
+    objectives (the official code's 1 and 1 are the row's)."""
+    _, logs = run_case("infogan", info_weight=0.5, info_weight_continuous=0.25)
+    for step in logs:
+        assert step["d_loss"] == pytest.approx(step["d_adv"] + 0.5 * step["d_info_categorical"]
+                                               + 0.25 * step["d_info_continuous"], rel=1e-5)
+        assert step["g_loss"] == pytest.approx(step["g_adv"] + 0.5 * step["g_info_categorical"]
+                                               + 0.25 * step["g_info_continuous"], rel=1e-5)
+
+
+def test_label_smoothing_reaches_the_real_term():
+    """--real_label=0.9: the same first batch and weights give the same D(x), and a different
+    d_adv (the smoothed loss itself is checked against its formula in test_losses.py)."""
+    _, smoothed = run_case("dcgan", real_label=0.9)
+    _, plain = run_case("dcgan")
+    assert smoothed[0]["d_real"] == pytest.approx(plain[0]["d_real"], rel=1e-6)
+    assert smoothed[0]["d_adv"] != pytest.approx(plain[0]["d_adv"], rel=1e-3)
+
+
 if __name__ == "__main__":  # recording: make the repo importable without pytest's conftest
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -71,14 +91,15 @@ class _PerStep(keras.callbacks.Callback):
         self.steps.append({k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()})
 
 
-def run_case(case):
-    """(the GAN after STEPS steps, [logs of each step])."""
+def run_case(case, **settings):
+    """(the GAN after STEPS steps, [logs of each step]); `settings` as train.py's flags."""
     fields = dict(dataset="mnist_5k", workdir="unused", train_steps=STEPS, batch_size=8, width=8,
                   seed=3, jit_compile=False)
-    fields.update(CASES[case])
-    config, variant = resolve(Config(**fields))
+    fields.update(CASES[case], **settings)
+    config = resolve(Config(**fields))
+    variant = config.variant
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes)
     dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps,
                                                    config.seed, data_scale=config.data_scale,
                                                    train_points=config.train_points),
@@ -114,21 +135,36 @@ def test_step_logs_equal_the_recorded_ones(case):
 
 
 @pytest.mark.parametrize("aux_fake_weight", [0.0, 1.0])
-def test_acgan_discriminator_loss_is_its_logged_terms_weighted(aux_fake_weight, monkeypatch):
+def test_acgan_discriminator_loss_is_its_logged_terms_weighted(aux_fake_weight):
     """D's objective is d_adv + w (d_aux_real + aux_fake_weight d_aux_fake): 0 (the default,
     the Keras example) leaves the class loss on generated images logged but untrained; 1 is the
     paper's L_C. Both terms are computed either way, on the same batch as d_loss."""
-    import dataclasses
-
-    from models.variants import VARIANTS
-    monkeypatch.setitem(VARIANTS, "acgan", dataclasses.replace(
-        VARIANTS["acgan"], aux_fake_weight=aux_fake_weight))
-    _, logs = run_case("acgan")
+    _, logs = run_case("acgan", aux_fake_weight=aux_fake_weight)
     for step in logs:
         expected = step["d_adv"] + step["d_aux_real"] + aux_fake_weight * step["d_aux_fake"]
         assert step["d_loss"] == pytest.approx(expected, rel=1e-5)
         assert step["d_aux_fake"] > 0.1  # logged: a real cross-entropy, not a placeholder
         assert step["g_loss"] == pytest.approx(step["g_adv"] + step["g_aux"], rel=1e-5)
+
+
+def test_infogan_losses_are_their_logged_terms_with_the_lambdas_asked_for():
+    """--info_weight and --info_weight_continuous weigh the mutual-information terms of both
+    objectives (the official code's 1 and 1 are the row's)."""
+    _, logs = run_case("infogan", info_weight=0.5, info_weight_continuous=0.25)
+    for step in logs:
+        assert step["d_loss"] == pytest.approx(step["d_adv"] + 0.5 * step["d_info_categorical"]
+                                               + 0.25 * step["d_info_continuous"], rel=1e-5)
+        assert step["g_loss"] == pytest.approx(step["g_adv"] + 0.5 * step["g_info_categorical"]
+                                               + 0.25 * step["g_info_continuous"], rel=1e-5)
+
+
+def test_label_smoothing_reaches_the_real_term():
+    """--real_label=0.9: the same first batch and weights give the same D(x), and a different
+    d_adv (the smoothed loss itself is checked against its formula in test_losses.py)."""
+    _, smoothed = run_case("dcgan", real_label=0.9)
+    _, plain = run_case("dcgan")
+    assert smoothed[0]["d_real"] == pytest.approx(plain[0]["d_real"], rel=1e-6)
+    assert smoothed[0]["d_adv"] != pytest.approx(plain[0]["d_adv"], rel=1e-3)
 
 
 if __name__ == "__main__":

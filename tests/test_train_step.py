@@ -21,9 +21,10 @@ from test_step_logs import BASE_KEYS
 
 
 def fit_steps(config, steps):
-    config, variant = resolve(config)
+    config = resolve(config)
+    variant = config.variant
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes)
     dataset = split_for_d_steps(make_train_dataset(data, config.batch_size * variant.d_steps,
                                                    config.seed), config.batch_size,
                                 variant.d_steps)
@@ -42,12 +43,13 @@ def test_critic_updates_in_a_loop_equal_them_unrolled(make_config, model):
     """Without XLA, critic updates 2..d_steps run in a traced loop (one trace, not d_steps - 1);
     the numbers are those of the updates written out one by one, to float32 rounding (the two
     graphs' arithmetic is arranged differently: wgan_gp's logs differ in the 7th digit)."""
-    config, variant = resolve(make_config(model=model, d_steps=3))
+    config = resolve(make_config(model=model, d_steps=3))
+    variant = config.variant
     data = load(config.dataset)
     x, y = next(iter(split_for_d_steps(make_train_dataset(data, 8 * 3, 0), 8, 3)))
     weights, logs = [], []
     for unroll in (False, True):
-        gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+        gan = build_gan(config, data.spec.shape, data.spec.num_classes)
         gan.unroll_d_steps = unroll
         step = tf.function(gan.train_step)
         for _ in range(2):
@@ -58,7 +60,7 @@ def test_critic_updates_in_a_loop_equal_them_unrolled(make_config, model):
         ops = {op.type for op in step.get_concrete_function((x, y)).graph.get_operations()}
         assert ("While" in ops or "StatelessWhile" in ops) != unroll
     # Under XLA the updates stay unrolled (its step is faster so).
-    xla = build_gan(config, variant, data.spec.shape, data.spec.num_classes, jit_compile=True)
+    xla = build_gan(config, data.spec.shape, data.spec.num_classes, jit_compile=True)
     assert xla.jit_compile and not xla.loops_d_steps()
     assert logs[0].keys() == logs[1].keys()
     for name in logs[0]:
@@ -78,13 +80,14 @@ def test_each_network_changes_only_in_its_own_update(make_config):
     never reads G's); with D's at 0, D stays and G moves, and it moves otherwise than in a full
     step, because G's update reads the D that D's update just made (Algorithm 1's order). (G's
     batch-norm moving statistics are not weights: they move whenever G runs in training mode.)"""
-    config, variant = resolve(make_config(model="dcgan"))
+    config = resolve(make_config(model="dcgan"))
+    variant = config.variant
     data = load(config.dataset)
     batch = _one_batch(config, variant, data)
-    template = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    template = build_gan(config, data.spec.shape, data.spec.num_classes)
     after = {}
     for frozen in (None, "g", "d"):
-        gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+        gan = build_gan(config, data.spec.shape, data.spec.num_classes)
         gan.generator.set_weights(template.generator.get_weights())
         gan.discriminator.set_weights(template.discriminator.get_weights())
         if frozen:
@@ -116,9 +119,10 @@ def test_each_update_draws_its_noise_from_the_run_seed_the_step_and_its_place(ma
     papers' formulas evaluated on that noise, here with numpy, to float32 rounding:
     d_adv = -log D(x) - log(1 - D(G(z_0))), and g_adv = log(1 - D(G(z_1))) (minimax) or
     -log D(G(z_1)) (non-saturating)."""
-    config, variant = resolve(make_config(model="dcgan", seed=3, loss=loss))
+    config = resolve(make_config(model="dcgan", seed=3, loss=loss))
+    variant = config.variant
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes)
     images, labels = _one_batch(config, variant, data)
     gan.step.assign(5)
 
@@ -154,9 +158,10 @@ def test_each_update_draws_its_noise_from_the_run_seed_the_step_and_its_place(ma
 def test_d_steps_updates_draw_places_0_to_k_minus_1_and_g_draws_place_k(make_config,
                                                                          monkeypatch):
     """With d_steps = 3, the step draws the noise of places 0, 1, 2 (D) and 3 (G) and no other."""
-    config, variant = resolve(make_config(model="wgan", d_steps=3, seed=4))
+    config = resolve(make_config(model="wgan", d_steps=3, seed=4))
+    variant = config.variant
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes)
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes)
     gan.step.assign(2)
     drawn, sample = [], type(gan.latent).sample
 
@@ -180,8 +185,9 @@ def test_wgan_critic_weights_stay_within_clip_bound(make_config):
 
 
 def test_wgan_gp_critic_has_no_batch_norm(make_config):
-    config, variant = resolve(make_config(model="wgan_gp"))
-    gan = build_gan(config, variant, (28, 28, 1), 10)
+    config = resolve(make_config(model="wgan_gp"))
+    variant = config.variant
+    gan = build_gan(config, (28, 28, 1), 10)
     kinds = {type(layer).__name__ for layer in gan.discriminator.layers}
     assert "BatchNormalization" not in kinds and "LayerNormalization" in kinds
 
@@ -239,9 +245,10 @@ def test_k_steps_per_call_train_exactly_what_k_calls_of_one_step_train(make_conf
 
 
 def test_the_call_loop_is_one_traced_while_loop_of_k_iterations(make_config):
-    config, variant = resolve(make_config(model="dcgan"))
+    config = resolve(make_config(model="dcgan"))
+    variant = config.variant
     data = load(config.dataset)
-    gan = build_gan(config, variant, data.spec.shape, data.spec.num_classes,
+    gan = build_gan(config, data.spec.shape, data.spec.num_classes,
                     steps_per_execution=3)
     x, y = next(iter(chunk_steps(_dataset(config, variant, data), 3)))
     assert x.shape[:2] == (config.batch_size, 3)
@@ -260,7 +267,7 @@ def _dataset(config, variant, data):
 
 def test_steps_per_execution_default_divides_every_cadence_and_a_given_one_must(tmp_path):
     def resolved(**fields):
-        return resolve(Config(workdir=str(tmp_path), **fields))[0].steps_per_execution
+        return resolve(Config(workdir=str(tmp_path), **fields)).steps_per_execution
 
     assert resolved(model="gan", dataset="ring8") == TOY_STEPS_PER_EXECUTION
     # The largest divisor of the default that divides the cadences.

@@ -10,6 +10,7 @@ writer for images, and it logs the learning rate of an optimizer a GAN does not 
 (docs/keras_traps.md). These write with one `tf.summary` writer of the run.
 """
 import signal
+import sys
 import threading
 import time
 
@@ -80,18 +81,43 @@ class ScalarLogger(StepCounter):
 
 
 class ProgressLines(StepCounter):
-    """The progress bar's replacement when stdout is a file or a pipe: one plain line every
-    `every` steps and at the last step (no carriage returns, no escape codes), e.g.
-    `step 200/3000: d_loss=1.306 g_loss=0.6934 ... (31.2 ms/step)`."""
+    """train.py's progress, in place of Keras's bar (whose eleven metrics wrap over several
+    lines of a terminal and split their names).
 
-    def __init__(self, start_step, last_step, every, steps_per_call=1):
+    On a terminal (`terminal=True`): one line rewritten in place, at most ten times a second,
+    with what a user watches: the step, the two losses, the time per step and the time left,
+    e.g. `step 1200/1500 (80%)  d_loss 1.306  g_loss 0.6934  31.2 ms/step  0:09 left`. Every
+    term still goes to TensorBoard. Otherwise (a log file or a pipe): one plain line of every
+    term every `every` steps and at the last step, with no carriage returns or escape codes,
+    e.g. `step 200/3000: d_loss=1.306 g_loss=0.6934 ... (31.2 ms/step)`."""
+
+    SHOWN = ("d_loss", "g_loss")
+
+    def __init__(self, start_step, last_step, every, steps_per_call=1, terminal=False,
+                 stream=None):
         super().__init__(start_step, steps_per_call)
-        self.last_step, self.every = last_step, every
+        self.last_step, self.every, self.terminal = last_step, every, terminal
+        self.stream = stream or sys.stdout
         self._since = (start_step, None)
+        self._timing = (start_step, None)  # steps and clock since the first call (no tracing)
+        self._drawn = 0.0
+
+    def _ms_per_step(self):
+        first_step, began = self._timing
+        done = self.step - first_step
+        return (time.perf_counter() - began) / done * 1000 if began and done else None
 
     def on_train_batch_end(self, batch, logs=None):
         steps = self.advance()
-        if self._since[1] is None:  # timing starts after the first call (graph tracing)
+        if self._timing[1] is None:  # timing starts after the first call (graph tracing)
+            self._timing = (self.step, time.perf_counter())
+        if self.terminal:
+            now = time.perf_counter()
+            if now - self._drawn >= 0.1 or self.step == self.last_step:
+                self._drawn = now
+                self._draw(step_rows(logs, self.steps_per_call)[-1])
+            return
+        if self._since[1] is None:
             self._since = (self.step, time.perf_counter())
         due = [i for i, step in enumerate(steps)
                if step % self.every == 0 or step == self.last_step]
@@ -102,8 +128,27 @@ class ProgressLines(StepCounter):
         rate = f" ({(time.perf_counter() - began) / timed * 1000:.1f} ms/step)" if timed else ""
         for i in due:  # a call of K steps may hold several
             values = " ".join(f"{name}={value:.4g}" for name, value in sorted(rows[i].items()))
-            print(f"step {steps[i]}/{self.last_step}: {values}{rate}", flush=True)
+            print(f"step {steps[i]}/{self.last_step}: {values}{rate}", file=self.stream,
+                  flush=True)
         self._since = (self.step, time.perf_counter())
+
+    def _draw(self, row):
+        parts = [f"step {self.step}/{self.last_step} ({100 * self.step // self.last_step}%)"]
+        parts += [f"{name} {row[name]:.4g}" for name in self.SHOWN if name in row]
+        ms = self._ms_per_step()
+        if ms is not None:
+            left = round(ms * (self.last_step - self.step) / 1000)
+            parts += [f"{ms:.1f} ms/step", f"{left // 3600}:{left // 60 % 60:02d}:"
+                      f"{left % 60:02d} left" if left >= 3600 else
+                      f"{left // 60}:{left % 60:02d} left"]
+        # \r, the line, then erase what a longer earlier line left to its right.
+        self.stream.write("\r" + "  ".join(parts) + "\x1b[K")
+        self.stream.flush()
+
+    def on_train_end(self, logs=None):
+        if self.terminal:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 class SamplePictures(keras.callbacks.Callback):

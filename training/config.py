@@ -6,10 +6,13 @@ the run's own settings below, and the variant's hyperparameters in models/varian
 come train.py's flags (`define_flags`), the checks of `validate`, the fields of `config.json`,
 the resume identity (`resume_mismatch`) and docs/options.md (`markdown_table`).
 
-`resolve` fills every None in. The defaults depend on the kind of data: on a toy mixture
-(ring8, grid25) a variant with a toy protocol (models/variants.py `TOY_VARIANTS`: gan, wgan,
-wgan_gp) takes that protocol's row, networks, step count and data scaling included; any flag
-given still wins.
+`resolve` fills every None in, and the resolved Config is the one object that carries the
+run: `config.variant` is the Variant the model class is built from, its hyperparameters those
+of the config. The defaults depend on the kind of data: on a toy mixture (ring8, grid25) a
+variant with a toy protocol (models/variants.py `TOY_VARIANTS`: gan, wgan, wgan_gp) takes that
+protocol's row, networks, step count and data scaling included; any flag given still wins. A
+setting that the variant does not take (`only_some`: e.g. --aux_fake_weight on wgan) stays
+None, in config.json too.
 """
 import dataclasses
 import json
@@ -22,7 +25,7 @@ from data.folder import PREFIX as FOLDER_PREFIX
 from models.hparams import (DATA_KINDS, at_least_zero, choices_of, hparam, is_setting,
                             positive)
 from models.networks import ARCHITECTURES, archs_with
-from models.variants import VARIANTS, Variant, variant_for
+from models.variants import TOY_VARIANTS, VARIANTS, Variant, variant_for
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")  # training/distribute.py makes them
@@ -108,6 +111,16 @@ class Config(_Hyperparameters):
     dataset_note: str = _filled_in()   # why it differs from `dataset`, if it does
     class_names: list = _filled_in()   # a folder's class sub-folders, in label order
 
+    @property
+    def variant(self):
+        """The Variant of a resolved config: its row's name, paper, class and note, this
+        config's hyperparameters (the row's where the variant does not take one)."""
+        row = variant_for(self.model, self.dataset, self.toy_defaults)
+        values = {k: getattr(self, k) for k in HYPERPARAMETERS if getattr(self, k) is not None}
+        if len(values) + len(_not_taken(self.model)) < len(HYPERPARAMETERS):
+            raise ValueError("config.variant needs a resolved config: call resolve(config)")
+        return dataclasses.replace(row, **values)
+
     def save(self, path):
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
@@ -116,8 +129,13 @@ class Config(_Hyperparameters):
 
     @classmethod
     def load(cls, path):
+        """The Config that `save` wrote. Earlier versions recorded the row's value of a setting
+        the variant does not take; it is read as None, as this version records it."""
         with open(path) as f:
-            return cls(**json.load(f))
+            config = cls(**json.load(f))
+        if config.model in VARIANTS:
+            config = dataclasses.replace(config, **dict.fromkeys(_not_taken(config.model)))
+        return config
 
 
 SETTINGS = [f for f in dataclasses.fields(Config) if is_setting(f)]
@@ -139,6 +157,12 @@ def _takers(name):
     return [v for v, row in VARIANTS.items() if name in row.model_class.options]
 
 
+def _not_taken(model):
+    """The `only_some` settings that `model`'s class does not take."""
+    options = VARIANTS[model].model_class.options
+    return [f.name for f in SETTINGS if f.metadata["only_some"] and f.name not in options]
+
+
 def _check_setting(field, value, config):
     """Raises ConfigError for a value of one setting that its declaration refuses."""
     m, name = field.metadata, field.name
@@ -154,7 +178,7 @@ def _check_setting(field, value, config):
         raise ConfigError(f"--{name} applies to {DATA_KINDS[m['data']]}, not {config.dataset}; "
                           f"drop --{name}")
     model_class = VARIANTS[config.model].model_class
-    if m["only_some"] and value != getattr(VARIANTS[config.model], name):
+    if m["only_some"]:
         if name not in model_class.options:
             raise ConfigError(f"--{name} applies to {' and '.join(_takers(name))} only, not "
                               f"{config.model}; drop --{name}")
@@ -187,7 +211,9 @@ def validate(config):
 
 
 def resolve(config):
-    """Returns (config with every None filled from the variant, the resolved Variant).
+    """Returns `config` with every None filled in: the variant's value of each hyperparameter
+    it takes, and the run settings that derive from others. Raises ConfigError for settings
+    that cannot work together.
 
     The variant's row is its toy protocol's on a toy mixture (unless `toy_defaults` is off),
     else its image row; the flags given override it field by field."""
@@ -198,6 +224,8 @@ def resolve(config):
     row = dataclasses.replace(row, arch=arch, width=row.width or ARCHITECTURES[arch].width)
     overrides = {k: getattr(config, k) for k in HYPERPARAMETERS if getattr(config, k) is not None}
     variant = dataclasses.replace(row, **overrides)
+    if "width" not in overrides and variant.arch != row.arch:  # --arch: its nets' own width
+        variant = dataclasses.replace(variant, width=ARCHITECTURES[variant.arch].width)
     g_arch = ARCHITECTURES[variant.g_arch or variant.arch].for_data(is_image)
     # "" is "D's": one spelling recorded.
     variant = dataclasses.replace(variant, g_arch="" if g_arch == variant.arch else g_arch)
@@ -207,19 +235,27 @@ def resolve(config):
                               f"({', '.join(archs_with('g_norm'))}); the {g_arch} generator has "
                               "none: drop --g_norm")
         variant = dataclasses.replace(variant, g_norm="none")
-    if config.d_norm not in (None, row.d_norm) and not ARCHITECTURES[variant.arch].d_norm:
-        raise ConfigError(f"--d_norm applies to the {', '.join(archs_with('d_norm'))} "
-                          f"discriminators, not {variant.arch} (its reference fixes it); drop "
-                          "--d_norm")
+    for capability in ("d_norm", "d_dropout"):  # D's trunk options, where the trunk takes them
+        asked = getattr(config, capability)
+        if (asked not in (None, getattr(row, capability))
+                and not getattr(ARCHITECTURES[variant.arch], capability)):
+            raise ConfigError(f"--{capability} applies to the "
+                              f"{', '.join(archs_with(capability))} discriminators, not "
+                              f"{variant.arch} (its reference fixes it); drop --{capability}")
+    problem = variant.model_class.settings_problem(variant)
+    if problem:
+        raise ConfigError(problem)
+    not_taken = _not_taken(config.model)
     filled = dataclasses.replace(config, train_examples=config.train_examples or 0,
-                                 **{k: getattr(variant, k) for k in HYPERPARAMETERS})
+                                 **{k: None if k in not_taken else getattr(variant, k)
+                                    for k in HYPERPARAMETERS})
     filled = dataclasses.replace(filled, steps_per_execution=_steps_per_execution(filled,
                                                                                   is_image))
     if variant.train_points and variant.train_points < variant.batch_size * variant.d_steps:
         raise ConfigError(f"--train_points={variant.train_points} is fewer than one step's "
                           f"{variant.batch_size * variant.d_steps} points (batch_size x "
                           "d_steps); pass more, or 0 for fresh draws")
-    return filled, variant
+    return filled
 
 
 def _steps_per_execution(config, is_image):
@@ -265,6 +301,13 @@ def resume_mismatch(previous, config):
             continue  # no rule, or recorded only by later versions than `previous`'s
         if rule == "same_or_off" and old is None:
             old = field.metadata["neutral"]  # trained before the setting existed: without it
+        if rule == "same_or_row" and old is None and field.name not in _not_taken(previous.model):
+            # Trained before the setting existed: with the value the variant's row had.
+            old = getattr(variant_for(previous.model, previous.dataset,
+                                      previous.toy_defaults is not False), field.name)
+            if field.name == "arch":
+                old = ARCHITECTURES[old].for_data(DATASETS.get(previous.dataset,
+                                                               _FOLDER).is_image)
         if old != new:
             return field.name, old, new
     return None
@@ -274,8 +317,8 @@ def train_command(config):
     """The `python train.py` command line of the run whose resolved settings are `config` (a
     loaded config.json): --model, --dataset, --workdir, and every setting whose recorded value
     is not what those three give by default. Rerun, it resumes that run."""
-    base, _ = resolve(Config(model=config.model, dataset=config.dataset,
-                             workdir=config.workdir, toy_defaults=config.toy_defaults))
+    base = resolve(Config(model=config.model, dataset=config.dataset, workdir=config.workdir,
+                          toy_defaults=config.toy_defaults is not False))
     args = ["python", "train.py", f"--model={config.model}", f"--dataset={config.dataset}",
             f"--workdir={config.workdir}"]
     for field in SETTINGS:
@@ -293,17 +336,35 @@ def train_command(config):
 
 # === The command line ===
 
-def define_flags(flag_values):
+def _defaults_of(model, dataset):
+    """(the resolved settings of `model` on `dataset` with no flag given, how the help names
+    them), or (None, None) when that pair cannot be resolved."""
+    try:
+        resolved = resolve(Config(model=model, dataset=dataset, workdir=""))
+    except (ConfigError, KeyError):
+        return None, None
+    toy = not DATASETS.get(dataset, _FOLDER).is_image and model in TOY_VARIANTS.get(dataset, {})
+    return resolved, f"{model}'s" + (f" on {dataset}" if toy else "")
+
+
+def define_flags(flag_values, model=None, dataset=None):
     """Defines a flag for every setting of Config on absl's `flag_values`: its type from the
     field's annotation, an enum where it has choices, None as the default of a hyperparameter
-    (the variant's value)."""
+    (the variant's value). The help of a hyperparameter gives its value for `model` on
+    `dataset` (the command line's, or the flags' own defaults), or says that it does not take
+    it."""
     from absl import flags
 
+    defaults, whose = _defaults_of(model or Config.model, dataset or Config.dataset)
     for field in SETTINGS:
         m = field.metadata
         default = m.get("flag_default", field.default)
-        help_text = m["help"] + (" Default: the variant's (docs/variants.md)."
-                                 if field.name in HYPERPARAMETERS else "")
+        help_text = m["help"]
+        if field.name in HYPERPARAMETERS:
+            value = getattr(defaults, field.name) if defaults else None
+            help_text += (" Default: the variant's (docs/variants.md)." if defaults is None else
+                          f" Not taken by {defaults.model}." if value is None else
+                          f" Default: {value if value != '' else 'none'} ({whose}).")
         if m["choices"] is not None:
             flags.DEFINE_enum(field.name, default, list(choices_of(field)), help_text,
                               flag_values=flag_values)
@@ -333,7 +394,8 @@ def markdown_table():
         kind = ("one of " + ", ".join(choices_of(field)) if m["choices"] is not None
                 else field.type.__name__)
         resume = {"same": "must match", "same_if_recorded": "must match (if recorded)",
-                  "same_or_off": "must match (unrecorded: off)", None: "-"}[m["resume"]]
+                  "same_or_off": "must match (unrecorded: off)",
+                  "same_or_row": "must match (unrecorded: the variant's)", None: "-"}[m["resume"]]
         rows.append(f"| `--{field.name}` | {kind} | {default} | {applies} | {resume} | "
                     f"{m['help']} |")
     return "\n".join(rows)

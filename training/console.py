@@ -24,6 +24,10 @@ _NOISE = (
     "To enable the following instructions:",  # the second line of cpu_feature_guard's notice
 )
 _NO_DRIVER = "Could not find cuda drivers"
+# Error-level lines that TensorFlow logs once, at the first op of a kind, about its own
+# fallbacks: the run is unaffected. oneDNN's on a CPU it finds no AVX-512 on (an int32
+# transpose, which every train step has, triggers it).
+_FIRST_OP_NOTICES = ("oneDNN supports DT_INT32 only on platforms with AVX-512",)
 
 
 def is_start_up_noise(line, no_driver):
@@ -35,7 +39,8 @@ def is_start_up_noise(line, no_driver):
     if not match:
         return False
     level, _, message = match.groups()
-    return level in "IW" or (no_driver and "failed call to cuInit" in message)
+    return (level in "IW" or (no_driver and "failed call to cuInit" in message)
+            or any(notice in message for notice in _FIRST_OP_NOTICES))
 
 
 @contextlib.contextmanager
@@ -54,17 +59,15 @@ def _caught_stderr():
             os.close(saved)
 
 
-def start_tensorflow():
-    """Imports TensorFlow quietly (see the module docstring) and returns its module."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        import tensorflow as tf
-        tf.config.list_physical_devices()
-        return tf
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+_quiet = False  # whether start_tensorflow caught the start-up (the user set no log level)
+
+
+@contextlib.contextmanager
+def _replaying_all_but_noise():
+    """Catches stderr in the block, then writes back the lines that are not noise."""
     with _caught_stderr() as read:
         try:
-            import tensorflow as tf
-            tf.config.list_physical_devices()  # loads the device plugins: cuInit is tried here
+            yield
         finally:
             text = read()
     lines = text.splitlines()
@@ -72,7 +75,33 @@ def start_tensorflow():
     kept = [line for line in lines if line.strip() and not is_start_up_noise(line, no_driver)]
     if kept:
         print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+def start_tensorflow():
+    """Imports TensorFlow quietly (see the module docstring) and returns its module. It does
+    not start TensorFlow's runtime: logical devices can still be configured after it."""
+    global _quiet
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import tensorflow as tf
+        tf.config.list_physical_devices()
+        return tf
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    _quiet = True
+    with _replaying_all_but_noise():
+        import tensorflow as tf
+        tf.config.list_physical_devices()  # loads the device plugins: cuInit is tried here
     return tf
+
+
+def run_first_ops():
+    """Starts TensorFlow's runtime and runs the first op of each kind whose notice is one of
+    `_FIRST_OP_NOTICES`, with stderr caught where `start_tensorflow` caught it. Call it once
+    the logical devices are configured, before the work."""
+    import tensorflow as tf
+    if not _quiet:
+        return
+    with _replaying_all_but_noise():
+        tf.transpose(tf.zeros([2, 2], tf.int32))
 
 
 def devices():
@@ -91,3 +120,14 @@ def devices():
         except (ValueError, RuntimeError):
             names.append(gpu.name)
     return f"{len(gpus)} GPU{'s' * (len(gpus) != 1)} ({', '.join(names)})"
+
+
+def flag_value(argv, name):
+    """The value of `--name=VALUE` or `--name VALUE` in a command line, before absl parses it
+    (the help of the other flags depends on --model), or None."""
+    for i, arg in enumerate(argv[1:], 1):
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+        if arg == f"--{name}" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.datasets import balanced_subset, load, make_train_dataset
+from data.datasets import balanced_subset, check_batch, load, make_train_dataset
 from models.networks import check_shape
 from training import checkpoints, workdir
 from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
@@ -32,16 +32,18 @@ from training.distribute import is_chief, is_peer_failure, lost_peers, make_stra
 from training.xla import resolve_jit_compile
 
 
-def make_optimizer(variant, lr, mixed_precision=False):
-    if variant.optimizer == "rmsprop":
+def make_optimizer(config, lr):
+    """The optimizer of a resolved config (`optimizer`, `beta_1`, `beta_2`, `mixed_precision`)
+    at learning rate `lr`."""
+    if config.optimizer == "rmsprop":
         optimizer = keras.optimizers.RMSprop(lr)
     else:
-        optimizer = keras.optimizers.Adam(lr, beta_1=variant.beta_1, beta_2=variant.beta_2)
+        optimizer = keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2)
     # Keras wraps only `model.optimizer`; a GAN's two optimizers each need their own loss scale.
-    return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer) if config.mixed_precision else optimizer
 
 
-def build_gan(config, variant, data_shape, num_classes, jit_compile=False, steps_per_execution=1):
+def build_gan(config, data_shape, num_classes, jit_compile=False, steps_per_execution=1):
     """The compiled GAN of a resolved config, with both optimizers built. Call it inside the
     strategy's scope. `steps_per_execution` K > 1: each call of train_step runs K iterations
     (models/gan.py `algorithm_1`) on batches of `chunk_steps(dataset, K)`."""
@@ -49,12 +51,11 @@ def build_gan(config, variant, data_shape, num_classes, jit_compile=False, steps
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16" if config.mixed_precision else "float32")
     try:
-        gan = variant.model_class(variant, data_shape, num_classes, width=config.width,
-                                  seed=config.seed)
+        variant = config.variant
+        gan = variant.model_class(variant, data_shape, num_classes, seed=config.seed)
     finally:
         keras.config.set_dtype_policy(policy)
-    gan.compile(make_optimizer(variant, variant.d_lr, config.mixed_precision),
-                make_optimizer(variant, variant.g_lr, config.mixed_precision),
+    gan.compile(make_optimizer(config, config.d_lr), make_optimizer(config, config.g_lr),
                 jit_compile=jit_compile)
     # Not Keras's steps_per_execution: its loop of calls runs outside the XLA program.
     gan.steps_per_call = steps_per_execution
@@ -127,9 +128,10 @@ def _real_images(data, config, n=64):
 def train(config, verbose="auto", callbacks=()):
     """Trains (or resumes) the run described by `config`; returns the last step's logs.
 
-    `verbose`: "auto" shows Keras's progress bar when stdout is a terminal and plain lines
-    every `config.print_every` steps otherwise (a log file gets no carriage returns or escape
-    codes); other values go to `fit` as they are (0: silent).
+    `verbose`: "auto" shows one progress line rewritten in place when stdout is a terminal
+    (the step, both losses, the speed and the time left) and plain lines every
+    `config.print_every` steps otherwise (a log file gets no carriage returns or escape codes:
+    training/callbacks.py `ProgressLines`); other values go to `fit` as they are (0: silent).
     `callbacks`: extra Keras callbacks (their `model` is the GAN). One that sets
     `model.stop_training` ends the run early: the step is checkpointed and exported.
 
@@ -153,14 +155,15 @@ def _progress(verbose, chief, start, config, steps_per_call):
     """(fit's verbose, [callback]) of `train`'s `verbose`: see there."""
     if not chief:
         return 0, []
-    if verbose == "auto" and not sys.stdout.isatty():
-        return 0, [ProgressLines(start, config.train_steps, config.print_every, steps_per_call)]
+    if verbose == "auto":
+        return 0, [ProgressLines(start, config.train_steps, config.print_every, steps_per_call,
+                                 terminal=sys.stdout.isatty())]
     return verbose, []
 
 
 def _train(config, verbose, callbacks, locks):
     asked_steps_per_execution = config.steps_per_execution
-    config, variant = resolve(config)
+    config = resolve(config)
     strategy = make_strategy(config.strategy, config.devices and config.devices.split(","),
                              config.tpu)
     replicas = strategy.num_replicas_in_sync
@@ -169,7 +172,7 @@ def _train(config, verbose, callbacks, locks):
                           f"replicas; pass a multiple of {replicas}")
     chief = is_chief(strategy)
     data = load(config.dataset, config.data_dir, stream=True, image_size=config.image_size,
-                channels=config.channels, with_classes=variant.model_class.uses_labels)
+                channels=config.channels, with_classes=config.variant.model_class.uses_labels)
     if config.train_examples:
         data = balanced_subset(data, config.train_examples)
     if data.note and chief:
@@ -177,10 +180,12 @@ def _train(config, verbose, callbacks, locks):
     shape = data.spec.shape
     if config.image_size and data.spec.is_image:
         shape = (config.image_size, config.image_size, shape[2])
-    network = variant.arch  # resolve made it "mlp" for image nets on toy data
+    network = config.arch  # resolve made it "mlp" for image nets on toy data
     check_shape(network, shape)
-    if variant.g_arch:
-        check_shape(variant.g_arch, shape)
+    if config.g_arch:
+        check_shape(config.g_arch, shape)
+    # Every refusal about the data comes before the run directory is created or touched.
+    check_batch(data, config.batch_size * config.d_steps, config.train_points)
     config = dataclasses.replace(config, dataset_used=data.spec.name,
                                  dataset_note=data.note or None,
                                  class_names=list(data.class_names) or None)
@@ -197,9 +202,9 @@ def _train(config, verbose, callbacks, locks):
                       else tempfile.mkdtemp(prefix="gan-worker-checkpoints-"))
 
     with strategy.scope():
-        gan = build_gan(config, variant, shape, data.spec.num_classes,
+        gan = build_gan(config, shape, data.spec.num_classes,
                         resolve_jit_compile(config.jit_compile, strategy, network,
-                                            gradient_penalty=variant.gp_weight > 0))
+                                            gradient_penalty=bool(config.gp_weight)))
         checkpoint = checkpoints.make_checkpoint(gan)
         manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
                                              max_to_keep=config.keep_checkpoints)
@@ -207,8 +212,8 @@ def _train(config, verbose, callbacks, locks):
             manager = checkpoints.ReadFrom(manager, os.path.join(config.workdir, "checkpoints"))
         resumed = checkpoints.restore(checkpoint, manager)
         # A checkpoint restores the learning rates it was saved with; the run's flags win.
-        gan.d_optimizer.learning_rate = variant.d_lr
-        gan.g_optimizer.learning_rate = variant.g_lr
+        gan.d_optimizer.learning_rate = config.d_lr
+        gan.g_optimizer.learning_rate = config.g_lr
     start = int(gan.step.numpy())
     if resumed:
         print(f"resuming from step {start} ({os.path.relpath(resumed, config.workdir)})",
@@ -241,11 +246,11 @@ def _train(config, verbose, callbacks, locks):
         for initial_epoch, epochs, steps in epoch_segments(start, config.train_steps,
                                                            config.steps_per_epoch):
             dataset = chunk_steps(split_for_d_steps(
-                make_train_dataset(data, config.batch_size * variant.d_steps, config.seed,
+                make_train_dataset(data, config.batch_size * config.d_steps, config.seed,
                                    start_step=step, image_size=config.image_size,
-                                   data_scale=variant.data_scale,
-                                   train_points=variant.train_points),
-                config.batch_size, variant.d_steps), k)
+                                   data_scale=config.data_scale,
+                                   train_points=config.train_points),
+                config.batch_size, config.d_steps), k)
             # Keras counts calls: K steps each (every segment is a multiple of K steps).
             history = gan.fit(dataset, initial_epoch=initial_epoch, epochs=epochs,
                               steps_per_epoch=steps // k, callbacks=callbacks,
