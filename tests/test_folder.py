@@ -249,10 +249,11 @@ def test_labelled_grid_is_upscaled_pixel_for_pixel_with_named_rows():
     plain = tf.io.decode_png(visualize.labelled_grid_png(tiles, 2, 3)).numpy()
     named = tf.io.decode_png(visualize.labelled_grid_png(tiles, 2, 3, ["cats", "dogs"],
                                                          title="t")).numpy()
-    assert named.shape[1] > plain.shape[1] and named.shape[0] > plain.shape[0]  # label room
-    for picture in (plain, named):
-        assert picture.shape[0] >= 2 * 64 and picture.shape[1] >= 3 * 64
-        for level in levels:  # each 8x8 tile drawn as a 64x64 block of its own grey
+    # The names take width the tiles had: the named grid's blocks are smaller.
+    assert (named[..., 0] == levels[0]).sum() < (plain[..., 0] == levels[0]).sum()
+    for picture in (plain, named):  # as wide as TensorBoard's card, which then shows it 1:1
+        assert picture.shape[0] >= 2 * 64 and picture.shape[1] == visualize.CARD_WIDTH
+        for level in levels:  # each 8x8 tile drawn as a block (>= 64x64) of its own grey
             assert (picture[..., 0] == level).sum() >= 0.95 * 64 * 64
 
 
@@ -314,6 +315,7 @@ def test_eval_of_a_folder_run_writes_named_class_grids_and_says_why_nothing_is_s
     assert [r["metric"] for r in result["rows"]] == ["metrics"]
     assert "no held-out split" in result["rows"][0]["note"]
     grid = tf.io.decode_png((tmp_path / "eval" / "classes.png").read_bytes()).numpy()
-    # Two named rows of ten 8-pixel samples, upscaled to 64 pixels, plus the names' margin.
-    assert grid.shape[0] >= 2 * 64 and grid.shape[1] > 10 * 64
+    # Two named rows of ten 8-pixel samples, upscaled 3x: as far as the card's width allows
+    # beside the names.
+    assert grid.shape[0] >= 2 * 8 * 3 and grid.shape[1] == visualize.CARD_WIDTH
     assert (tmp_path / "eval" / "samples.png").exists()

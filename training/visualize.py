@@ -2,10 +2,13 @@
 the real mixture. Which latents a grid holds, and what names its rows and columns, is the
 latent's (models/latent.py `grids`: class rows for AC-GAN, code traversals for InfoGAN).
 
-Grids are drawn for people: upscaled (nearest neighbour, so pixels stay pixels) to about
-`MIN_TILE` pixels a tile, with each row named (class, code value) and traversal values over the
-columns, so a reader needs no README to tell the rows apart. TensorBoard and eval.py's PNGs
-show the same pictures.
+Pictures are drawn for TensorBoard's images tab, which shows each one scaled to its card's width
+(`CARD_WIDTH`) unless "show actual image size" is ticked: a grid's tiles are upscaled by the
+largest integer factor (nearest neighbour, so pixels stay pixels) that keeps the picture within
+the card, and the picture is padded to the card's width so that the card shows it pixel for
+pixel. Each row is named (class, code value), traversal values stand under the columns, and the
+text is `TEXT_PX` pixels as the card shows it; when even unscaled tiles overflow the card the
+text grows with the picture. eval.py's PNGs are the same pictures.
 """
 import io
 import math
@@ -16,8 +19,13 @@ import tensorflow as tf
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the non-interactive backend is chosen)
+from matplotlib.backends.backend_agg import RendererAgg  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 
-MIN_TILE = 64      # pixels a grid tile is upscaled to, at least (an integer factor)
+DPI = 100          # figure dots an inch: sizes below are pixels, fonts are turned into points
+CARD_WIDTH = 350   # pixels TensorBoard's images tab scales a picture to (tf-image-loader's CSS)
+TEXT_PX = 12       # pixels a label's em is on the card; the title's is one more
+PAD = 6            # pixels of white around the picture and between text and samples
 
 
 def image_grid(images, rows, cols):
@@ -36,20 +44,26 @@ def grid_png(images, grid):
 
 
 def labelled_grid_png(images, rows, cols, row_labels=None, col_labels=None, title=""):
-    """PNG bytes of a [rows * cols, H, W, C] grid in [0, 1], upscaled to >= MIN_TILE pixels a
-    tile, with optional row / column labels and a title."""
+    """PNG bytes of a [rows * cols, H, W, C] grid in [0, 1], tiles upscaled to fit the card,
+    with optional row / column labels and a title (`grid_figure`)."""
+    return _png(grid_figure(images, rows, cols, row_labels, col_labels, title))
+
+
+def grid_figure(images, rows, cols, row_labels=None, col_labels=None, title=""):
+    """The matplotlib figure of `labelled_grid_png`, `DPI` dots an inch (the caller closes it)."""
     grid = np.asarray(image_grid(images, rows, cols))
     h, w = grid.shape[0] // rows, grid.shape[1] // cols
-    scale = max(1, math.ceil(MIN_TILE / min(h, w)))
+    font = TEXT_PX
+    for _ in range(20):  # text that the card shrinks grows with the picture; a few rounds settle
+        layout = _grid_layout(h, w, rows, cols, row_labels, col_labels, title, font)
+        if font * CARD_WIDTH >= TEXT_PX * layout["width"]:
+            break
+        font = TEXT_PX * layout["width"] / CARD_WIDTH
+    scale, width, height = layout["scale"], layout["width"], layout["height"]
     grid = grid.repeat(scale, 0).repeat(scale, 1)
-    dpi = 100
-    left = 1.1 if row_labels else 0.1
-    top = 0.5 if title else 0.1
-    bottom = 0.35 if col_labels else 0.1
-    width, height = grid.shape[1] / dpi, grid.shape[0] / dpi
-    fig = plt.figure(figsize=(width + left + 0.1, height + top + bottom), dpi=dpi)
-    ax = fig.add_axes([left / (width + left + 0.1), bottom / (height + top + bottom),
-                       width / (width + left + 0.1), height / (height + top + bottom)])
+    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    ax = fig.add_axes([layout["x"] / width, layout["bottom"] / height,
+                       grid.shape[1] / width, grid.shape[0] / height])
     # RGB, not a colour map: a map's 256-entry table would shift grey levels.
     ax.imshow(np.repeat(grid, 3, axis=-1) if grid.shape[-1] == 1 else grid,
               interpolation="nearest")
@@ -57,14 +71,71 @@ def labelled_grid_png(images, rows, cols, row_labels=None, col_labels=None, titl
     ax.set_yticks([(r + 0.5) * tile_h for r in range(rows)] if row_labels else [])
     ax.set_yticklabels(row_labels or [])
     ax.set_xticks([(c + 0.5) * tile_w for c in range(cols)] if col_labels else [])
-    ax.set_xticklabels(col_labels or [])
-    ax.tick_params(length=0, labelsize=9)
+    ax.set_xticklabels(col_labels or [], **(
+        {"rotation": 45, "ha": "right", "rotation_mode": "anchor"} if layout["slant"] else {}))
+    ax.tick_params(length=0, labelsize=_points(font), pad=_points(PAD))
     for spine in ax.spines.values():
         spine.set_visible(False)
-    if title:
-        ax.set_title(title, fontsize=10)
+    if layout["lines"]:
+        fig.text(layout["title_x"] / width, 1 - PAD / height, "\n".join(layout["lines"]),
+                 ha="center", va="top", fontsize=_points(font + 1), linespacing=1.2)
+    return fig
+
+
+def _grid_layout(h, w, rows, cols, row_labels, col_labels, title, font):
+    """Pixel layout of a grid of h x w tiles with `font`-pixel labels: the tiles' integer
+    `scale`, the picture's `width` and `height`, the grid's left `x` and `bottom`, whether the
+    column labels `slant` (45 degrees, when wider than a tile), the title's wrapped `lines`."""
+    left = PAD + (max(_text_width(s, font) for s in row_labels) + PAD if row_labels else 0)
+    scale = max(1, (CARD_WIDTH - left - PAD) // (cols * w))
+    tile_w = w * scale
+    bottom, slant = PAD, False
+    if col_labels:
+        widest = max(_text_width(s, font) for s in col_labels)
+        slant = widest > tile_w - PAD
+        if slant:  # each label's top right corner at its column, running down to the left
+            left = max(left, PAD + math.ceil(widest * 0.71 - tile_w / 2))
+            bottom += PAD + math.ceil((widest + font) * 0.71)
+        else:
+            bottom += PAD + math.ceil(1.2 * font)
+    grid_w = cols * tile_w
+    width = max(CARD_WIDTH, left + grid_w + PAD)
+    x = left + (width - left - grid_w - PAD) // 2
+    lines = _wrap(title, font + 1, width - 2 * PAD) if title else []
+    top = PAD + (math.ceil(1.2 * (font + 1) * len(lines)) + PAD if lines else 0)
+    widest_line = max([_text_width(s, font + 1) for s in lines], default=0)
+    title_x = min(max(x + grid_w / 2, PAD + widest_line / 2), width - PAD - widest_line / 2)
+    return {"scale": scale, "width": width, "height": top + rows * h * scale + bottom,
+            "x": x, "bottom": bottom, "slant": slant, "lines": lines, "title_x": title_x}
+
+
+def _points(pixels):
+    return pixels * 72 / DPI
+
+
+def _text_width(text, pixels):
+    """Width in pixels of one line of `text` with a `pixels`-pixel em, as Agg draws it."""
+    renderer = RendererAgg(1, 1, DPI)
+    width, _, _ = renderer.get_text_width_height_descent(
+        text, FontProperties(size=_points(pixels)), ismath=False)
+    return math.ceil(width)
+
+
+def _wrap(text, pixels, width):
+    """`text` broken between words into lines at most `width` pixels wide (a longer word
+    keeps its own line)."""
+    lines = []
+    for word in text.split():
+        if lines and _text_width(lines[-1] + " " + word, pixels) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _png(fig):
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
     return buffer.getvalue()
 
@@ -76,19 +147,25 @@ def to_unit(images):
 
 def scatter_png(samples, real=None, title=""):
     """PNG bytes of a scatter of 2-D samples (orange) over real points (blue)."""
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=80)
-    if real is not None:
-        ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:blue", alpha=0.4, label="real")
-    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:orange", alpha=0.6, label="generated")
-    ax.set_xlim(-6, 6)
-    ax.set_ylim(-6, 6)
-    ax.set_aspect("equal")
-    ax.legend(loc="upper right", markerscale=4)
-    ax.set_title(title)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(scatter_figure(samples, real, title))
+
+
+def scatter_figure(samples, real=None, title=""):
+    """The matplotlib figure of `scatter_png`: a square as wide as the card, `DPI` dots an
+    inch, its text `TEXT_PX` pixels (the caller closes it)."""
+    with plt.rc_context({"font.size": _points(TEXT_PX), "axes.titlesize": _points(TEXT_PX + 1)}):
+        fig, ax = plt.subplots(figsize=(CARD_WIDTH / DPI, CARD_WIDTH / DPI), dpi=DPI,
+                               layout="constrained")
+        if real is not None:
+            ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:blue", alpha=0.4, label="real")
+        ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:orange", alpha=0.6,
+                   label="generated")
+        ax.set_xlim(-6, 6)
+        ax.set_ylim(-6, 6)
+        ax.set_aspect("equal")
+        ax.legend(loc="upper right", markerscale=4)
+        ax.set_title(title)
+    return fig
 
 
 def png_bytes(image):
