@@ -4,10 +4,12 @@
     python eval.py --saved_model=DIR --dataset=mnist_5k          # any export of train.py
 
 Prints a table (metric | model | real held-out | protocol), writes `metrics.json`, PNGs and
-TensorBoard events into `--out_dir` (default: the run's `eval/` directory, which TensorBoard
-shows beside `train/`). Every metric is computed twice with the same sample sizes: on generated
-samples, and on real held-out data (the dataset's test split, never trained on) in their place,
-so the second column says what "perfect" reads on this data and this feature extractor.
+TensorBoard events into `--out_dir` (default: the run's `eval/` directory; its runs `generated/`
+and `real/` share their tags, so a metric's two values are one chart). Every metric is
+computed twice with the same sample sizes: on generated samples, and on real held-out data
+(the dataset's test split, never trained on) in their place, so the second column says what
+"perfect" reads on this data and this feature extractor. A run with no export yet is named as
+training now, or as stopped at step N of M with the command that finishes it.
 
 - MNIST-like data (mnist, mnist_5k, fashion_mnist): the digit classifier of
   metrics/classifier.py gives the classifier Inception score (splits of 1,000), the Frechet
@@ -20,14 +22,19 @@ so the second column says what "perfect" reads on this data and this feature ext
   downloaded); without it they are reported as not computed.
 Metric definitions and their sources: metrics/scores.py; the scoring: metrics/evaluation.py.
 """
+import dataclasses
+import errno
+import fcntl
 import json
 import os
 import sys
 
 from absl import app, flags, logging
 
-from data.datasets import DatasetError
-from metrics.evaluation import EvalError, SavedModelError, evaluate, run_step
+# Only the standard library and absl above this line: the paths are checked, and a wrong one
+# refused, before TensorFlow loads (seconds), and TensorFlow loads through start_tensorflow
+# (training/console.py), which hides its start-up lines.
+from training.console import devices, run_first_ops, start_tensorflow
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run directory of train.py: scores its saved_model on the "
@@ -45,30 +52,112 @@ flags.DEFINE_string("classifier_dir", None, "Cache of evaluation classifiers tra
 flags.DEFINE_string("inception_weights", None, "Local keras InceptionV3 weights (.h5) for FID/KID.")
 
 
+def is_run(directory):
+    """Whether `directory` is a train.py run: it holds the config.json a run records first."""
+    return bool(directory) and os.path.exists(os.path.join(directory, "config.json"))
+
+
+def locate(workdir, saved_model):
+    """(run directory or None, saved_model directory) of the flags; exits with the fix when a
+    path is not there, so that no advice leads to a second error."""
+    if workdir:
+        if not os.path.exists(workdir):
+            sys.exit(f"error: --workdir {workdir} does not exist; pass the --workdir of a "
+                     "train.py run")
+        if not os.path.isdir(workdir):
+            sys.exit(f"error: --workdir {workdir} is a file; pass the --workdir of a train.py run")
+        saved_model = os.path.join(workdir, "saved_model")
+        if not is_run(workdir) and not os.path.exists(saved_model):
+            sys.exit(f"error: {workdir} is not a train.py run (it has no config.json and no "
+                     "saved_model/); pass the --workdir of a run, or --saved_model=DIR "
+                     "--dataset=NAME")
+        return workdir, saved_model
+    parent = os.path.dirname(os.path.normpath(saved_model))
+    if is_run(parent):  # a run's own export: its config names the dataset and the step
+        return parent, saved_model
+    if not os.path.exists(saved_model):
+        sys.exit(f"error: --saved_model {saved_model} does not exist; pass the saved_model/ "
+                 "directory of a finished train.py run")
+    return None, saved_model
+
+
+def dataset_of(workdir, saved_model):
+    if FLAGS.dataset:
+        return FLAGS.dataset
+    if not is_run(workdir):
+        sys.exit(f"error: {workdir or saved_model} has no config.json to name its dataset; "
+                 "pass --dataset=NAME")
+    path = os.path.join(workdir, "config.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["dataset_used"]
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit(f"error: {path} is unreadable ({e}); pass --dataset=NAME")
+
+
+def is_locked(path):
+    """Whether a live process holds the run lock `path` (train.py's exclusive flock, see
+    training/workdir.py): a shared lock cannot be taken then. One taken is released at once."""
+    try:
+        with open(path) as f:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EACCES)
+    return False
+
+
+def no_export(workdir, step):
+    """Why the run in `workdir` has no saved_model yet, and what makes one: it is training
+    now (it exports when it ends), or it stopped at its last checkpoint (its own command,
+    rerun, resumes there, finishes and exports)."""
+    from training.config import Config, train_command
+    from training.workdir import LOCK_FILE, holder
+
+    head = f"{workdir} has no export yet"
+    try:
+        config = Config.load(os.path.join(workdir, "config.json"))
+    except (OSError, ValueError, TypeError) as e:
+        return (f"{head}, and its config.json is unreadable ({e}); rerun the train.py command "
+                "that made it")
+    total, lock = config.train_steps, os.path.join(workdir, LOCK_FILE)
+    if is_locked(lock):
+        saved = (f"checkpointed at step {step} of {total}" if step else
+                 f"before its first checkpoint of {total} steps")
+        return (f"{head}: it is training now ({holder(lock)}), {saved}; it exports when it "
+                "ends: run eval.py again then")
+    stopped = ("the run stopped after its last step, before exporting" if step >= total else
+               f"the run stopped at step {step} of {total}" if step else
+               f"the run stopped before its first checkpoint of {total} steps")
+    # The command names the directory as given here: the run may have moved since.
+    command = train_command(dataclasses.replace(config, workdir=workdir))
+    return f"{head}: {stopped}; rerun its command to finish and export it: {command}"
+
+
 def main(argv):
     del argv
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     if bool(FLAGS.workdir) == bool(FLAGS.saved_model):
         sys.exit("error: pass --workdir=RUN (a train.py run) or --saved_model=DIR --dataset=NAME")
-    workdir = FLAGS.workdir
-    saved_model = FLAGS.saved_model or os.path.join(workdir, "saved_model")
-    if not workdir and os.path.exists(os.path.join(saved_model, "..", "config.json")):
-        workdir = os.path.normpath(os.path.join(saved_model, ".."))
-    dataset = FLAGS.dataset
-    if not dataset:
-        config = os.path.join(workdir or "", "config.json")
-        if not workdir or not os.path.exists(config):
-            sys.exit(f"error: {workdir or saved_model} has no config.json to name its dataset; "
-                     "pass --dataset=NAME")
-        with open(config) as f:
-            dataset = json.load(f)["dataset_used"]
+    workdir, saved_model = locate(FLAGS.workdir, FLAGS.saved_model)
+    dataset = dataset_of(workdir, saved_model)
+    start_tensorflow()
+    run_first_ops()  # their notices (oneDNN's int32 fallback) caught as the start-up's are
+    from data.datasets import DatasetError
+    from metrics.evaluation import EvalError, SavedModelError, evaluate, run_step
+
+    step = run_step(workdir)
+    if is_run(workdir) and not any(os.path.exists(os.path.join(path, "saved_model.pb"))
+                                   for path in (saved_model, os.path.join(workdir, "saved_model"))):
+        sys.exit(f"error: {no_export(workdir, step)}")
     out_dir = FLAGS.out_dir or os.path.join(workdir or os.path.dirname(
         os.path.abspath(saved_model)), "eval")
+    at = f" (step {step})" if workdir else ""
+    print(f"eval.py: scoring {saved_model}{at} on {dataset}, {devices()}", flush=True)
     try:
         evaluate(saved_model, dataset, out_dir, FLAGS.num_samples, FLAGS.split_size, FLAGS.seed,
-                 FLAGS.data_dir, FLAGS.classifier_dir, FLAGS.inception_weights,
-                 step=run_step(workdir))
+                 FLAGS.data_dir, FLAGS.classifier_dir, FLAGS.inception_weights, step=step)
     except (SavedModelError, EvalError, DatasetError) as e:
         sys.exit(f"error: {e}")
     print(f"wrote {out_dir}/metrics.json")
