@@ -37,7 +37,8 @@ def step_times(logdir, tag="g_loss", skip=20, steps_per_call=1):
         wall = {}  # one file per process: a resumption's restart never counts as a step
         for record in tf.data.TFRecordDataset(path):
             event = tf.compat.v1.Event.FromString(record.numpy())
-            if any(v.tag == tag for v in event.summary.value):
+            # The log name, with or without TensorBoard's group before it (loss/g_loss).
+            if any(v.tag.rsplit("/", 1)[-1] == tag for v in event.summary.value):
                 wall[event.step] = event.wall_time
         steps = np.array(sorted(s for s in wall if s % k == 0), dtype=np.int64)
         times = np.array([wall[s] for s in steps])

@@ -65,14 +65,17 @@ def scalar_curve(logdir, tag):
 
 
 def scalar_curves(logdir, tags):
-    """{tag: (steps, values)} of several logged scalars, in one read of the events."""
+    """{tag: (steps, values)} of several logged scalars, in one read of the events. A tag is
+    the step's log name (`g_loss`): TensorBoard's group before it (`loss/g_loss`), which runs
+    of earlier versions did not write, is not part of it."""
     points = {tag: {} for tag in tags}
     for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
         for record in tf.data.TFRecordDataset(path):
             event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:
-                if value.tag in points:
-                    points[value.tag][event.step] = float(tf.make_ndarray(value.tensor))
+                name = value.tag.rsplit("/", 1)[-1]
+                if name in points and value.metadata.plugin_data.plugin_name != "images":
+                    points[name][event.step] = float(tf.make_ndarray(value.tensor))
     return {tag: (np.array(sorted(p)), np.array([p[s] for s in sorted(p)]))
             for tag, p in points.items()}
 

@@ -118,6 +118,15 @@ class ACGAN(GAN):
                 "g_aux": (self.variant.aux_weight, losses.class_loss(
                     batch.latents["labels"], batch.fake_heads["class_logits"]))}
 
+    def term_descriptions(self):
+        return {**super().term_descriptions(),
+                "d_aux_real": ("acgan", "-log P(C = c | x) on real images and their labels: "
+                                        "D's class loss on real data (L_C's first half)."),
+                "d_aux_fake": ("acgan", "-log P(C = c | G(z, c)) on generated images and the "
+                                        "classes asked for, in D's update (L_C's second half)."),
+                "g_aux": ("acgan", "-log P(C = c | G(z, c)): G's class loss, the classes asked "
+                                   "for as D's class head reads them.")}
+
     def train_step(self, data):
         images, labels = data  # D learns the class of real images from their labels
         return self.algorithm_1(images, labels)

@@ -79,6 +79,9 @@ class GAN(keras.Model):
         # runs K of them in one traced loop, which XLA compiles as one program (set by
         # training/loop.py build_gan before the first call; 1: one iteration, as Keras calls it).
         self.steps_per_call = 1
+        # {"d_loss" / "g_loss": {term: weight, or None if logged only}}, as the step traced
+        # them: what the logs' descriptions say each objective is made of.
+        self.objective_weights = {}
         problem = self.settings_problem(variant)
         if problem:
             raise ValueError(problem)
@@ -185,6 +188,34 @@ class GAN(keras.Model):
         the paper's practical choice), per `variant.loss`."""
         return {"g_adv": (1.0, self.g_loss_fn(batch.fake_heads["logits"]))}
 
+    def term_descriptions(self):
+        """{log name: (TensorBoard group, what it is)} of what `train_step` logs: D's and G's
+        objectives and their terms (`loss`), D's outputs (`D_output`), the gradient norms
+        (`grad_norm`). Subclasses add their own terms under their own group.
+        training/callbacks.py `ScalarLogger` adds each term's weight in its objective."""
+        v = self.variant
+        real = ("-[log D(x) + log(1 - D(G(z)))]" if v.real_label == 1.0 else
+                f"-[{v.real_label:g} log D(x) + {1 - v.real_label:g} log(1 - D(x)) + "
+                "log(1 - D(G(z)))] (one-sided label smoothing)")
+        generator = {"minimax": "log(1 - D(G(z))), the minimax cost (it saturates when D "
+                                "rejects G's samples)",
+                     "non_saturating": "-log D(G(z)), the non-saturating cost"}
+        return {
+            "d_loss": ("loss", "D's objective, minimized: the weighted sum of its terms."),
+            "g_loss": ("loss", "G's objective, minimized: the weighted sum of its terms."),
+            "d_adv": ("loss", f"D's adversarial loss, batch mean of {real} (Goodfellow et al. "
+                              "2014, eq. 1)."),
+            "g_adv": ("loss", f"G's adversarial loss, batch mean of {generator.get(v.loss)}."),
+            "d_real": ("D_output", "D(x) = sigmoid(logit): D's mean probability that a real "
+                                   "example is real (its optimum is p_data / (p_data + p_g))."),
+            "d_fake": ("D_output", "D(G(z)): D's mean probability that a generated example "
+                                   "is real."),
+            "d_grad_norm": ("grad_norm", "Global L2 norm of the gradient of d_loss over D's "
+                                         "weights, before the update."),
+            "g_grad_norm": ("grad_norm", "Global L2 norm of the gradient of g_loss over G's "
+                                         "weights, before the update."),
+        }
+
     def export_endpoints(self, archive, to_model_input, samples_spec):
         """Signatures of this variant beside the generator's (training/export.py): none."""
 
@@ -280,13 +311,15 @@ class GAN(keras.Model):
                              seed, augment.FAKE, size, global_size)
             batch = Batch(real, labels, latents, fake, self.discriminator(real, training=True),
                           self.discriminator(fake, training=True), seed, size, global_size)
-            total, logs = replicas.objective(self.discriminator_loss(batch), global_size)
+            terms = self.discriminator_loss(batch)
+            total, logs = replicas.objective(terms, global_size)
             scaled = self.d_optimizer.scale_loss(total)  # identity unless mixed precision
         variables = self.discriminator.trainable_variables
         grads = tape.gradient(scaled, variables)
         logs["d_grad_norm"] = replicas.grad_norm(grads, self.d_optimizer)  # before apply() moves
         self.d_optimizer.apply(grads, variables)  # the loss scale; then any weight constraint
         logs["d_loss"] = total
+        self.objective_weights["d_loss"] = {name: w for name, (w, _) in terms.items()}
         return logs
 
     def _update_generator(self, seed, size, global_size):
@@ -296,11 +329,13 @@ class GAN(keras.Model):
                              seed, augment.FAKE, size, global_size)
             batch = Batch(None, None, latents, fake, None, self.discriminator(fake, training=True),
                           seed, size, global_size)
-            total, logs = replicas.objective(self.generator_loss(batch), global_size)
+            terms = self.generator_loss(batch)
+            total, logs = replicas.objective(terms, global_size)
             scaled = self.g_optimizer.scale_loss(total)
         variables = self.generator.trainable_variables
         grads = tape.gradient(scaled, variables)
         logs["g_grad_norm"] = replicas.grad_norm(grads, self.g_optimizer)
         self.g_optimizer.apply(grads, variables)
         logs["g_loss"] = total
+        self.objective_weights["g_loss"] = {name: w for name, (w, _) in terms.items()}
         return logs

@@ -166,6 +166,22 @@ class InfoGAN(GAN):
     def generator_loss(self, batch):
         return {**super().generator_loss(batch), **self.code_terms(batch, "g_")}
 
+    def term_descriptions(self):
+        k = self.latent.num_categorical
+        categorical = (f"-log Q(c | G(z, c)) of the categorical code c ~ Cat({k}): minus L_I "
+                       f"(eq. 4) up to H(c) = ln {k}")
+        continuous = ("-log Q(c | G(z, c)) of the continuous codes, Q a unit-variance Gaussian "
+                      "around its predicted mean (up to a constant)")
+        return {**super().term_descriptions(),
+                "d_info_categorical": ("infogan", categorical + ", in D's and Q's update."),
+                "d_info_continuous": ("infogan", continuous + ", in D's and Q's update."),
+                "g_info_categorical": ("infogan", categorical + ", in G's update."),
+                "g_info_continuous": ("infogan", continuous + ", in G's update."),
+                "mi_lower_bound": ("infogan", f"L_I = ln {k} - g_info_categorical: the "
+                                              "variational lower bound on I(c; G(z, c)) "
+                                              f"(eq. 5); its ceiling is H(c) = ln {k} = "
+                                              f"{math.log(k) if k else 0:.3f}.")}
+
     def export_endpoints(self, archive, to_model_input, samples_spec):
         """`infer_codes(samples)`: Q (on D's trunk) on samples in the export's format, the code
         as an unsupervised classifier (eval.py's code accuracy)."""

@@ -34,6 +34,23 @@ class WGAN(GAN):
                 weight.constraint = functools.partial(losses.clip_weights,
                                                       clip_value=variant.clip_value)
 
+    def term_descriptions(self):
+        lipschitz = (f"weights clipped to [-{self.variant.clip_value:g}, "
+                     f"{self.variant.clip_value:g}] after every update"
+                     if self.variant.clip_value else "")
+        return {**super().term_descriptions(),
+                "d_adv": ("loss", "The critic's loss E[f(G(z))] - E[f(x)]: minus its estimate "
+                                  "of the Earth-Mover distance W(P_r, P_g) (Arjovsky et al. "
+                                  "2017)" + (f", {lipschitz}." if lipschitz else ".")),
+                "g_adv": ("loss", "G's loss -E[f(G(z))]."),
+                "d_real": ("D_output", "E[f(x)]: the critic's mean value on real data, no "
+                                       "sigmoid (d_real - d_fake estimates W)."),
+                "d_fake": ("D_output", "E[f(G(z))]: the critic's mean value on generated "
+                                       "data."),
+                "gp": ("loss", "Gradient penalty E[(||grad f(x_hat)||_2 - 1)^2], x_hat = "
+                               "eps x + (1 - eps) G(z), eps ~ U[0, 1] per example "
+                               "(Gulrajani et al. 2017, eq. 3).")}
+
     def discriminator_output(self, logits):
         return logits  # the critic's value f(x), not a probability
 

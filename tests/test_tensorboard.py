@@ -1,6 +1,7 @@
 """A tiny run's logdir read back through the real TensorBoard server's HTTP API."""
 import dataclasses
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -61,12 +62,37 @@ def server(tmp_path_factory):
 
 def test_every_loss_part_and_diagnostic_is_a_scalar_per_step(server):
     tags = json.loads(_get(server, "/data/plugin/scalars/tags"))
-    assert set(tags["acgan/train"]) == {"d_loss", "d_adv", "d_aux_real", "d_aux_fake", "d_real",
-                                        "d_fake", "d_grad_norm", "g_loss", "g_adv", "g_aux",
-                                        "g_grad_norm"}
-    assert "gp" in tags["toy/train"]
-    points = json.loads(_get(server, "/data/plugin/scalars/scalars?run=acgan/train&tag=d_loss"))
+    assert set(tags["acgan/train"]) == {
+        "loss/d_loss", "loss/d_adv", "loss/g_loss", "loss/g_adv", "D_output/d_real",
+        "D_output/d_fake", "grad_norm/d_grad_norm", "grad_norm/g_grad_norm",
+        "acgan/d_aux_real", "acgan/d_aux_fake", "acgan/g_aux"}
+    assert "loss/gp" in tags["toy/train"]
+    points = json.loads(_get(server, "/data/plugin/scalars/scalars?run=acgan/train&tag="
+                                     "loss/d_loss"))
     assert [step for _, step, _ in points] == [1, 2, 3, 4]
+
+
+def _description(tags, run, tag):
+    """The card's description as TensorBoard serves it (markdown rendered to HTML)."""
+    return re.sub(r"<[^>]+>", "", tags[run][tag]["description"])
+
+
+def test_every_scalar_card_says_what_it_is_and_its_weight(server):
+    """TensorBoard shows each card's description: the term's formula or meaning and its
+    weight in its objective, as the step optimized it."""
+    tags = json.loads(_get(server, "/data/plugin/scalars/tags"))
+    for run in ("acgan/train", "toy/train"):
+        for tag in tags[run]:
+            assert len(_description(tags, run, tag)) > 40, (run, tag)
+    assert "d_loss = 1 x d_adv + 1 x d_aux_real." in _description(tags, "acgan/train",
+                                                                 "loss/d_loss")
+    # AC-GAN's class loss on generated images at the Keras example's weight 0: logged only.
+    assert "Logged only: not optimized" in _description(tags, "acgan/train", "acgan/d_aux_fake")
+    assert "Weight 1 in d_loss" in _description(tags, "acgan/train", "acgan/d_aux_real")
+    toy = _description(tags, "toy/train", "loss/d_loss")
+    assert "d_loss = 1 x d_adv + 0.1 x gp." in toy  # gan_toy.py's lambda
+    assert "last of the step's 5 D updates" in toy
+    assert "Earth-Mover" in _description(tags, "toy/train", "loss/d_adv")
 
 
 def test_sample_pictures_are_images_per_epoch(server):

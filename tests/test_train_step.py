@@ -199,7 +199,7 @@ def test_train_logs_are_per_step_values(make_config, tmp_path):
     for path in glob.glob(str(tmp_path / "gan" / "train" / "events*")):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
-                if value.tag == "d_loss":
+                if value.tag == "loss/d_loss":
                     steps.add(event.step)
     assert steps == {1, 2, 3}
 

@@ -9,6 +9,7 @@ The TensorBoard callback of Keras is not used: with its default update_freq="epo
 writer for images, and it logs the learning rate of an optimizer a GAN does not use
 (docs/keras_traps.md). These write with one `tf.summary` writer of the run.
 """
+import functools
 import signal
 import sys
 import threading
@@ -45,9 +46,38 @@ class StepCounter(keras.callbacks.Callback):
         return range(first, self.step + 1)
 
 
+def scalar_tags(gan, names):
+    """{log name: (TensorBoard tag, description)} for the logs `names` of `gan`'s step: the
+    tag is `group/name` with the group the model class gives (loss, D_output, grad_norm, the
+    variant's own), the description its meaning and its weight in its objective, as the step
+    traced it (`gan.objective_weights`); a name the class does not describe keeps its own tag."""
+    described = gan.term_descriptions()
+    weights = getattr(gan, "objective_weights", {})
+    owner = {term: objective for objective, terms in weights.items() for term in terms}
+    last = (f" D's terms are those of the last of the step's {gan.variant.d_steps} D updates."
+            if gan.variant.d_steps > 1 else "")
+    tags = {}
+    for name in names:
+        group, text = described.get(name, (None, ""))
+        if name in weights:  # an objective: its terms with their weights
+            parts = [f"{w:g} x {term}" for term, w in weights[name].items() if w is not None]
+            text += f" Here {name} = {' + '.join(parts)}."
+        elif name in owner and group != "D_output":  # D's outputs: watched, not terms
+            weight = weights[owner[name]][name]
+            text += (f" Weight {weight:g} in {owner[name]}." if weight is not None else
+                     f" Logged only: not optimized (weight 0 in {owner[name]}).")
+        if name.startswith("d_") and last:
+            text += last
+        tags[name] = (f"{group}/{name}" if group else name, text.strip())
+    return tags
+
+
 class ScalarLogger(StepCounter):
     """Writes every value of each step's logs (losses, D outputs, gradient norms) every
-    `every` steps, at the step count reached after the update.
+    `every` steps, at the step count reached after the update, under tags grouped by what they
+    are (`scalar_tags`), each with its description: the first write of the process carries
+    them (TensorBoard reads a tag's description from its first event), later ones do not, so
+    that a long run's events do not repeat them.
 
     The writes run as one traced function per call: written eagerly, each scalar is its own op
     dispatch, and a step's ten of them cost milliseconds, which a toy step feels
@@ -56,25 +86,33 @@ class ScalarLogger(StepCounter):
     def __init__(self, writer, start_step, every=1, steps_per_call=1):
         super().__init__(start_step, steps_per_call)
         self.writer, self.every = writer, every
-        self._write = tf.function(self._write_scalars)  # one trace per number of rows
+        self.tags = None  # {log name: (tag, description)}, from the first logs
+        # One trace per number of rows, and one for the first write with the descriptions.
+        self._write = tf.function(self._write_scalars)
+        self._write_described = tf.function(functools.partial(self._write_scalars,
+                                                              describe=True))
 
-    def _write_scalars(self, steps, values):
+    def _write_scalars(self, steps, values, describe=False):
         """steps [n] int64, values {name: [n] float32}: row i at steps[i]. A Python loop over
         the static n: a traced loop would put its name scope ("while/") in every tag."""
         for i in range(steps.shape[0]):
             with self.writer.as_default(step=steps[i]):
                 for name, value in values.items():
-                    tf.summary.scalar(name, value[i])
+                    tag, description = self.tags[name]
+                    tf.summary.scalar(tag, value[i], description=description if describe and
+                                      i == 0 else None)
 
     def on_train_batch_end(self, batch, logs=None):
         steps = self.advance()
         due = [i for i, step in enumerate(steps) if step % self.every == 0]
         if not due or not logs:
             return
+        write = self._write
+        if self.tags is None:
+            self.tags, write = scalar_tags(self.model, logs), self._write_described
         rows = step_rows(logs, self.steps_per_call)
-        self._write(tf.constant([steps[i] for i in due], tf.int64),
-                    {name: tf.constant([rows[i][name] for i in due], tf.float32)
-                     for name in logs})
+        write(tf.constant([steps[i] for i in due], tf.int64),
+              {name: tf.constant([rows[i][name] for i in due], tf.float32) for name in logs})
 
     def on_epoch_end(self, epoch, logs=None):
         self.writer.flush()
