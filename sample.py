@@ -108,6 +108,12 @@ def main(argv):
                  "flags take the form --name=value")
     if not FLAGS.saved_model:
         sys.exit("error: pass --saved_model=DIR (the saved_model directory of a train.py run)")
+    from training.console import devices, run_first_ops, start_tensorflow
+    start_tensorflow()  # without TensorFlow's start-up lines
+    run_first_ops()
+    label = "" if FLAGS.label is None else f" of label {FLAGS.label}"
+    print(f"sample.py: {FLAGS.num} samples{label} from {FLAGS.saved_model}, {devices()}",
+          flush=True)
     try:
         write_samples(FLAGS.saved_model, FLAGS.out, FLAGS.num, FLAGS.label, FLAGS.seed)
     except SampleError as e:

@@ -65,7 +65,8 @@ def test_the_terminal_progress_line_holds_the_two_losses_and_fits_80_columns():
     assert "ms/step" in drawn[-1] and "left" in drawn[-1]
 
 
-def test_train_py_starts_quiet_says_what_it_runs_and_ends_with_the_next_commands(tmp_path):
+def test_train_and_sample_start_quiet_say_what_they_run_and_train_ends_with_next_commands(
+        tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     workdir = tmp_path / "run"
     result = subprocess.run(
@@ -81,6 +82,14 @@ def test_train_py_starts_quiet_says_what_it_runs_and_ends_with_the_next_commands
     assert f"tensorboard --logdir {workdir}" in result.stdout
     assert f"python sample.py --saved_model={workdir}/saved_model" in result.stdout
     assert f"python eval.py --workdir={workdir}" in result.stdout
+    # The next command, as printed: quiet too, and its first line says what it draws.
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "sample.py"), f"--saved_model={workdir}/saved_model",
+         f"--out={workdir}/samples.png", "--num=16"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr[-3000:]
+    assert result.stdout.splitlines()[0] == (f"sample.py: 16 samples from {workdir}/saved_model, "
+                                             f"CPU only ({len(os.sched_getaffinity(0))} cores)")
 
 
 def test_a_users_own_log_level_is_respected(tmp_path):
