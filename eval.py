@@ -137,7 +137,7 @@ def no_export(workdir, step):
 def main(argv):
     del argv
     if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
+        logging.set_verbosity(logging.ERROR)  # as train.py
     if bool(FLAGS.workdir) == bool(FLAGS.saved_model):
         sys.exit("error: pass --workdir=RUN (a train.py run) or --saved_model=DIR --dataset=NAME")
     workdir, saved_model = locate(FLAGS.workdir, FLAGS.saved_model)

@@ -102,7 +102,7 @@ def write_samples(saved_model, out, num=64, label=None, seed=0):
 
 def main(argv):
     if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
+        logging.set_verbosity(logging.ERROR)  # as train.py
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}; "
                  "flags take the form --name=value")

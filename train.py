@@ -44,7 +44,9 @@ LOST_WORKER_STATUS = 75
 
 def main(argv):
     if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # keep the terminal to the progress bar
+        # Errors only: the libraries' warnings (tensorflow-datasets on a dataset it cannot find,
+        # retracing notices) say again, less clearly, what the run says in its own lines.
+        logging.set_verbosity(logging.ERROR)
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}; "
                  "flags take the form --name=value")

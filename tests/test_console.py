@@ -100,3 +100,21 @@ def test_a_users_own_log_level_is_respected(tmp_path):
     assert result.returncode != 0
     assert "I0000" in result.stderr  # TensorFlow's own lines, as the user asked
     assert result.stderr.strip().splitlines()[-1] == "error: --batch_size must be positive, got 0"
+
+
+def test_a_refusal_is_the_only_line_on_stderr(tmp_path):
+    """No library warning beside the one-line error: here tensorflow-datasets' on a dataset
+    folder it cannot use (an earlier download that never finished), which the fallback note on
+    stdout already says in plain words."""
+    (tmp_path / "tfds" / "mnist" / "3.0.1").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--dataset=mnist",
+                             f"--data_dir={tmp_path / 'tfds'}", "--batch_size=6000",
+                             f"--workdir={tmp_path / 'run'}"], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: a step takes 6000 images (--batch_size x --d_steps) and mnist_5k has 4000; "
+        "lower --batch_size"], result.stderr[-3000:]
+    assert "training on mnist_5k" in result.stdout
+    assert not (tmp_path / "run").exists()

@@ -195,7 +195,8 @@ def _resolved(tmp_path, **fields):
                                    if f.metadata.get("resume")], ids=lambda f: f.name)
 def test_resume_identity_is_the_declared_settings(field, tmp_path):
     """A run directory is refused, in one line, when a `resume` setting differs; a setting an
-    older config.json did not record is not compared ("same_if_recorded")."""
+    older config.json did not record is not compared ("same_if_recorded"), or counts as off
+    ("same_or_off") or as the variant's own value ("same_or_row")."""
     config = _resolved(tmp_path)
     workdir.prepare(config)
     value = getattr(config, field.name)
@@ -224,6 +225,10 @@ def test_resume_identity_is_the_declared_settings(field, tmp_path):
         with pytest.raises(ConfigError, match=f"holds a run with {field.name}={neutral!r}"):
             workdir.prepare(asked)
         workdir.prepare(dataclasses.replace(config, **{field.name: neutral}))
+    elif field.metadata["resume"] == "same_or_row":  # an older run had the variant's own value
+        with pytest.raises(ConfigError, match=f"holds a run with {field.name}={value!r}"):
+            workdir.prepare(asked)
+        workdir.prepare(config)
     else:
         with pytest.raises(ConfigError, match=f"holds a run with {field.name}=None"):
             workdir.prepare(asked)

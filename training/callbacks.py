@@ -51,11 +51,12 @@ def scalar_tags(gan, names):
     tag is `group/name` with the group the model class gives (loss, D_output, grad_norm, the
     variant's own), the description its meaning and its weight in its objective, as the step
     traced it (`gan.objective_weights`); a name the class does not describe keeps its own tag."""
-    described = gan.term_descriptions()
+    described = gan.term_descriptions() if hasattr(gan, "term_descriptions") else {}
     weights = getattr(gan, "objective_weights", {})
     owner = {term: objective for objective, terms in weights.items() for term in terms}
-    last = (f" D's terms are those of the last of the step's {gan.variant.d_steps} D updates."
-            if gan.variant.d_steps > 1 else "")
+    d_steps = gan.variant.d_steps if hasattr(gan, "variant") else 1
+    last = (f" D's terms are those of the last of the step's {d_steps} D updates."
+            if d_steps > 1 else "")
     tags = {}
     for name in names:
         group, text = described.get(name, (None, ""))
