@@ -64,8 +64,8 @@ def class_names_of(model):
 
 
 def sample_png(model, seed=0):
-    """PNG bytes of a sample grid (images: 10 x 10 from `sample`, upscaled) or scatter (2-D
-    points)."""
+    """PNG bytes of a sample grid (images: 10 x 10 from `sample`, drawn to TensorBoard's card
+    width) or scatter (2-D points)."""
     sample = model.signatures["sample"]
     if sample(num_samples=tf.constant(1), seed=tf.constant(seed))["samples"].shape.rank == 2:
         points = sample(num_samples=tf.constant(2000), seed=tf.constant(seed))["samples"]
