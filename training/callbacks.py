@@ -88,10 +88,10 @@ class ScalarLogger(StepCounter):
         super().__init__(start_step, steps_per_call)
         self.writer, self.every = writer, every
         self.tags = None  # {log name: (tag, description)}, from the first logs
-        # One trace per number of rows, and one for the first write with the descriptions.
+        # One trace per number of rows. The first write, with the descriptions, runs eagerly:
+        # once, it costs less than a second trace.
         self._write = tf.function(self._write_scalars)
-        self._write_described = tf.function(functools.partial(self._write_scalars,
-                                                              describe=True))
+        self._write_described = functools.partial(self._write_scalars, describe=True)
 
     def _write_scalars(self, steps, values, describe=False):
         """steps [n] int64, values {name: [n] float32}: row i at steps[i]. A Python loop over
