@@ -2,15 +2,15 @@
 
 Every function takes discriminator (critic) logits of shape [N] or [N, 1] and returns a
 per-example loss of shape [N]. Reduction to a scalar happens in one place, the training step,
-with `tf.nn.compute_average_loss`, so the same functions are correct under `tf.distribute`.
+over the global batch, so the same functions are correct under `tf.distribute`.
 D(x) = sigmoid(logits(x)); log D = -softplus(-l) and log(1 - D) = -softplus(l) are the
-numerically stable forms.
+numerically stable forms. Written with `keras.ops`: they run on every Keras backend.
 """
-import tensorflow as tf
+from keras import ops
 
 
 def _flat(logits):
-    return tf.reshape(tf.cast(logits, tf.float32), [-1])
+    return ops.reshape(ops.cast(logits, "float32"), [-1])
 
 
 # Goodfellow et al. 2014, "Generative Adversarial Nets", eq. 1 and Algorithm 1.
@@ -24,7 +24,7 @@ def minimax_discriminator_loss(real_logits, fake_logits):
     Returns:
         [N] float32 loss; its mean is -V(D, G) on the minibatch.
     """
-    return tf.nn.softplus(-_flat(real_logits)) + tf.nn.softplus(_flat(fake_logits))
+    return ops.softplus(-_flat(real_logits)) + ops.softplus(_flat(fake_logits))
 
 
 def smoothed_discriminator_loss(real_logits, fake_logits, real_target):
@@ -32,8 +32,8 @@ def smoothed_discriminator_loss(real_logits, fake_logits, real_target):
     is `real_target` (e.g. 0.9) instead of 1, generated data's stays 0, per example:
     -[t log D(x) + (1 - t) log(1 - D(x)) + log(1 - D(G(z)))]. t = 1 is the minimax L_D."""
     real = _flat(real_logits)
-    return (real_target * tf.nn.softplus(-real) + (1.0 - real_target) * tf.nn.softplus(real)
-            + tf.nn.softplus(_flat(fake_logits)))
+    return (real_target * ops.softplus(-real) + (1.0 - real_target) * ops.softplus(real)
+            + ops.softplus(_flat(fake_logits)))
 
 
 def minimax_generator_loss(fake_logits):
@@ -42,7 +42,7 @@ def minimax_generator_loss(fake_logits):
     Its gradient w.r.t. the logit is -D(G(z)), which vanishes as D(G(z)) -> 0, i.e. exactly
     when D confidently rejects the samples (Goodfellow 2014, section 3; Arjovsky & Bottou 2017).
     """
-    return -tf.nn.softplus(_flat(fake_logits))
+    return -ops.softplus(_flat(fake_logits))
 
 
 def non_saturating_generator_loss(fake_logits):
@@ -51,7 +51,7 @@ def non_saturating_generator_loss(fake_logits):
     Same fixed point as the minimax cost, but its gradient w.r.t. the logit is
     -(1 - D(G(z))), which stays large when D rejects the samples.
     """
-    return tf.nn.softplus(-_flat(fake_logits))
+    return ops.softplus(-_flat(fake_logits))
 
 
 # Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN", Algorithm 1 (also used by WGAN-GP).

@@ -1,7 +1,7 @@
 """Auxiliary losses: InfoGAN's mutual-information term and AC-GAN's class term (per example)."""
 import math
 
-import tensorflow as tf
+from keras import ops
 
 # Chen et al. 2016, "InfoGAN", eq. 4-5: L_I(G, Q) = E[log Q(c | G(z, c))] + H(c) <= I(c; G(z, c)).
 # Both G and Q minimize the negative log-likelihood part, -E[log Q(c | x)].
@@ -16,8 +16,8 @@ def categorical_code_loss(code, code_logits):
     Returns:
         [N] float32. The categorical MI lower bound is H(c) - mean(loss) = ln K - mean(loss).
     """
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(code, tf.int32), logits=tf.cast(code_logits, tf.float32))
+    return ops.sparse_categorical_crossentropy(ops.cast(code, "int32"),
+                                              ops.cast(code_logits, "float32"), from_logits=True)
 
 
 def gaussian_code_loss(code, mean, log_std=None):
@@ -34,11 +34,11 @@ def gaussian_code_loss(code, mean, log_std=None):
     Returns:
         [N] float32 negative log-likelihood.
     """
-    code = tf.cast(code, tf.float32)
-    mean = tf.cast(mean, tf.float32)
-    log_std = tf.zeros_like(mean) if log_std is None else tf.cast(log_std, tf.float32)
-    z = (code - mean) * tf.exp(-log_std)
-    return tf.reduce_sum(0.5 * math.log(2.0 * math.pi) + log_std + 0.5 * tf.square(z), axis=1)
+    code = ops.cast(code, "float32")
+    mean = ops.cast(mean, "float32")
+    log_std = ops.zeros_like(mean) if log_std is None else ops.cast(log_std, "float32")
+    z = (code - mean) * ops.exp(-log_std)
+    return ops.sum(0.5 * math.log(2.0 * math.pi) + log_std + 0.5 * ops.square(z), axis=1)
 
 
 # Odena, Olah & Shlens 2017, "Conditional Image Synthesis with Auxiliary Classifier GANs", eq. 2:
@@ -55,5 +55,5 @@ def class_loss(labels, class_logits):
     Returns:
         [N] float32.
     """
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int32), logits=tf.cast(class_logits, tf.float32))
+    return ops.sparse_categorical_crossentropy(ops.cast(labels, "int32"),
+                                              ops.cast(class_logits, "float32"), from_logits=True)

@@ -1,5 +1,7 @@
 """Lipschitz constraints on the critic: gradient penalty (WGAN-GP) and weight clipping (WGAN)."""
-import tensorflow as tf
+from keras import ops
+
+import backends
 
 # Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", Algorithm 1.
 
@@ -20,16 +22,13 @@ def gradient_penalty(critic_fn, real, fake, epsilon, norm_epsilon=1e-10):
     Returns:
         [N] float32 penalty.
     """
-    real = tf.cast(real, tf.float32)
-    fake = tf.cast(fake, tf.float32)
-    eps = tf.reshape(tf.cast(epsilon, tf.float32), [-1] + [1] * (len(real.shape) - 1))
+    real = ops.cast(real, "float32")
+    fake = ops.cast(fake, "float32")
+    eps = ops.reshape(ops.cast(epsilon, "float32"), [-1] + [1] * (len(real.shape) - 1))
     x_hat = eps * real + (1.0 - eps) * fake
-    with tf.GradientTape() as tape:
-        tape.watch(x_hat)
-        total = tf.reduce_sum(tf.cast(critic_fn(x_hat), tf.float32))
-    grads = tape.gradient(total, x_hat)
-    squared = tf.reduce_sum(tf.reshape(tf.square(grads), [tf.shape(grads)[0], -1]), axis=1)
-    return tf.square(tf.sqrt(squared + norm_epsilon) - 1.0)
+    grads = backends.input_gradient(critic_fn, x_hat)  # the backend's nested gradient
+    squared = ops.sum(ops.reshape(ops.square(grads), [ops.shape(grads)[0], -1]), axis=1)
+    return ops.square(ops.sqrt(squared + norm_epsilon) - 1.0)
 
 
 # Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN", Algorithm 1, line 8.
@@ -42,4 +41,4 @@ def clip_weights(weights, clip_value):
     `constraint`, which the optimizer applies right after each update, in the right
     distribution context (a plain `assign` from a replica would fail under MirroredStrategy).
     """
-    return tf.clip_by_value(weights, -clip_value, clip_value)
+    return ops.clip(weights, -clip_value, clip_value)

@@ -1,11 +1,24 @@
-"""Losses against hand-computed numbers and against the theory they rest on (TARGETS.md)."""
+"""Losses against hand-computed numbers and against the theory they rest on (TARGETS.md).
+
+Backend-neutral, as the losses are: this file runs on TensorFlow with the suite, and once more
+on JAX with TensorFlow unimportable (`test_the_losses_hold_on_jax`)."""
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
+import backends
 import losses
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _np(x):
+    return np.asarray(ops.convert_to_numpy(x))
 
 
 def sigmoid(x):
@@ -15,22 +28,22 @@ def sigmoid(x):
 def test_minimax_discriminator_loss_by_hand():
     real, fake = np.array([2.0, -1.0]), np.array([0.5, -3.0])
     expected = -(np.log(sigmoid(real)) + np.log(1.0 - sigmoid(fake)))
-    got = losses.minimax_discriminator_loss(real, fake[:, None]).numpy()
+    got = _np(losses.minimax_discriminator_loss(real, fake[:, None]))
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def test_generator_losses_by_hand():
     fake = np.array([1.5, -2.0, 0.0])
-    np.testing.assert_allclose(losses.minimax_generator_loss(fake).numpy(),
+    np.testing.assert_allclose(_np(losses.minimax_generator_loss(fake)),
                                np.log(1.0 - sigmoid(fake)), rtol=1e-6)
-    np.testing.assert_allclose(losses.non_saturating_generator_loss(fake).numpy(),
+    np.testing.assert_allclose(_np(losses.non_saturating_generator_loss(fake)),
                                -np.log(sigmoid(fake)), rtol=1e-6)
 
 
 def test_wasserstein_losses_by_hand():
     real, fake = np.array([3.0, 1.0]), np.array([0.5, 2.0])
-    np.testing.assert_allclose(losses.wasserstein_critic_loss(real, fake).numpy(), [-2.5, 1.0])
-    np.testing.assert_allclose(losses.wasserstein_generator_loss(fake).numpy(), [-0.5, -2.0])
+    np.testing.assert_allclose(_np(losses.wasserstein_critic_loss(real, fake)), [-2.5, 1.0])
+    np.testing.assert_allclose(_np(losses.wasserstein_generator_loss(fake)), [-0.5, -2.0])
 
 
 def _gaussian_pdf(x, mu, sigma):
@@ -45,8 +58,8 @@ def test_optimal_discriminator_value_is_minus_two_log_two_plus_two_js():
     d_star = p_data / (p_data + p_g)
     logit = np.log(d_star) - np.log1p(-d_star)
     # V(G, D) = E_data[log D] + E_g[log(1 - D)] = -E[L_D] with the loss's per-example terms.
-    real_term = -losses.minimax_discriminator_loss(logit, np.full_like(logit, -np.inf)).numpy()
-    fake_term = -losses.minimax_discriminator_loss(np.full_like(logit, np.inf), logit).numpy()
+    real_term = -_np(losses.minimax_discriminator_loss(logit, np.full_like(logit, -np.inf)))
+    fake_term = -_np(losses.minimax_discriminator_loss(np.full_like(logit, np.inf), logit))
     value = np.sum(p_data * real_term) * dx + np.sum(p_g * fake_term) * dx
     m = 0.5 * (p_data + p_g)
     js = 0.5 * np.sum(p_data * np.log(p_data / m)) * dx + 0.5 * np.sum(p_g * np.log(p_g / m)) * dx
@@ -56,24 +69,21 @@ def test_optimal_discriminator_value_is_minus_two_log_two_plus_two_js():
     for shift in (-0.5, 0.3):
         real_o = -losses.minimax_discriminator_loss(logit + shift, np.full_like(logit, -np.inf))
         fake_o = -losses.minimax_discriminator_loss(np.full_like(logit, np.inf), logit + shift)
-        v_other = np.sum(p_data * real_o.numpy()) * dx + np.sum(p_g * fake_o.numpy()) * dx
+        v_other = np.sum(p_data * _np(real_o)) * dx + np.sum(p_g * _np(fake_o)) * dx
         assert v_other < value
 
 
 def test_js_is_log_two_for_disjoint_supports():
     # p_data and p_g with disjoint supports: D* is 1 on one and 0 on the other, V = 0 = -2log2+2JS.
     real_logit, fake_logit = np.array([30.0]), np.array([-30.0])
-    value = -losses.minimax_discriminator_loss(real_logit, fake_logit).numpy()[0]
+    value = -_np(losses.minimax_discriminator_loss(real_logit, fake_logit))[0]
     js = (value + 2 * math.log(2)) / 2
     assert js == pytest.approx(math.log(2), abs=1e-9)
 
 
 def _logit_grad(loss_fn, logit):
-    x = tf.constant([logit], tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        loss = tf.reduce_sum(loss_fn(x))
-    return float(tape.gradient(loss, x)[0])
+    return float(_np(backends.input_gradient(loss_fn, ops.convert_to_tensor([logit], "float32")))
+                 [0])
 
 
 def test_minimax_generator_loss_saturates_non_saturating_does_not():
@@ -88,84 +98,110 @@ def test_minimax_generator_loss_saturates_non_saturating_does_not():
 
 
 def test_gradient_penalty_is_zero_for_unit_norm_linear_critic():
-    w = tf.constant([[0.6], [0.8]])  # ||w|| = 1: the critic is exactly 1-Lipschitz
-    real = tf.random.stateless_normal([16, 2], [1, 2])
-    fake = tf.random.stateless_normal([16, 2], [3, 4])
-    eps = tf.random.stateless_uniform([16], [5, 6])
-    gp = losses.gradient_penalty(lambda x: x @ w, real, fake, eps).numpy()
+    w = np.array([[0.6], [0.8]], np.float32)  # ||w|| = 1: the critic is exactly 1-Lipschitz
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(16, 2)), rng.normal(size=(16, 2))
+    eps = rng.uniform(size=16)
+    gp = _np(losses.gradient_penalty(lambda x: ops.matmul(x, w), real, fake, eps))
     assert gp.shape == (16,)
     np.testing.assert_allclose(gp, 0.0, atol=1e-8)
     # ||w|| = 2: (2 - 1)^2 = 1 for every example.
-    gp2 = losses.gradient_penalty(lambda x: x @ (2 * w), real, fake, eps).numpy()
+    gp2 = _np(losses.gradient_penalty(lambda x: ops.matmul(x, 2 * w), real, fake, eps))
     np.testing.assert_allclose(gp2, 1.0, rtol=1e-5)
 
 
 def test_gradient_penalty_positive_for_nonlinear_critic_and_uses_interpolates():
-    real = tf.constant([[1.0, 0.0], [0.0, 2.0]])
-    fake = tf.constant([[-1.0, 0.0], [0.0, 0.0]])
-    eps = tf.constant([0.9, 0.5])
-    critic = lambda x: tf.reduce_sum(x ** 2, axis=1)  # grad = 2x at x_hat
+    real = np.array([[1.0, 0.0], [0.0, 2.0]])
+    fake = np.array([[-1.0, 0.0], [0.0, 0.0]])
+    eps = np.array([0.9, 0.5])
+    critic = lambda x: ops.sum(x ** 2, axis=1)  # noqa: E731  grad = 2x at x_hat
     x_hat = np.array([[0.8, 0.0], [0.0, 1.0]])  # eps * real + (1 - eps) * fake
     expected = (np.linalg.norm(2 * x_hat, axis=1) - 1.0) ** 2
-    got = losses.gradient_penalty(critic, real, fake, eps).numpy()
+    got = _np(losses.gradient_penalty(critic, real, fake, eps))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     assert np.all(got > 0)
 
 
-def test_gradient_penalty_finite_at_zero_gradient():
-    # The epsilon inside the square root keeps the penalty's gradient finite when grad f = 0.
-    w = tf.Variable([[0.0], [0.0]])
-    real, fake = tf.ones([4, 2]), tf.zeros([4, 2])
-    with tf.GradientTape() as tape:
-        gp = tf.reduce_mean(losses.gradient_penalty(lambda x: x @ w, real, fake, tf.ones([4])))
-    grad = tape.gradient(gp, w)
-    assert gp.numpy() == pytest.approx(1.0, abs=1e-4)
-    assert np.all(np.isfinite(grad.numpy()))
+def test_gradient_penalty_is_differentiable_in_the_critics_weights_and_finite_at_zero():
+    """The penalty is a gradient; the critic's update takes the gradient of it (a gradient of
+    a gradient, through backends.input_gradient twice). The epsilon inside the square root
+    keeps it finite where grad f = 0."""
+    real, fake = np.ones([4, 2], np.float32), np.zeros([4, 2], np.float32)
+
+    def mean_penalty(w):  # [2, 1] critic weights -> [1] mean penalty of the linear critic x @ w
+        return ops.reshape(ops.mean(losses.gradient_penalty(
+            lambda x: ops.matmul(x, w), real, fake, np.ones([4], np.float32))), [1])
+
+    zero = ops.zeros([2, 1])
+    assert _np(mean_penalty(zero))[0] == pytest.approx(1.0, abs=1e-4)
+    assert np.all(np.isfinite(_np(backends.input_gradient(mean_penalty, zero))))
+    # At w = (0.3, 0.4), ||w|| = 0.5: GP = (||w|| - 1)^2, whose gradient is 2 (||w|| - 1) w/||w||.
+    w = np.array([[0.3], [0.4]], np.float32)
+    np.testing.assert_allclose(_np(backends.input_gradient(mean_penalty, ops.convert_to_tensor(w))),
+                               2 * (0.5 - 1) * w / 0.5, rtol=1e-4)
 
 
 def test_clip_weights():
-    clipped = losses.clip_weights(tf.constant([[-0.5, 0.005, 2.0], [0.02, -0.001, 0.0]]), 0.01)
-    np.testing.assert_allclose(clipped.numpy(), [[-0.01, 0.005, 0.01], [0.01, -0.001, 0.0]])
+    clipped = losses.clip_weights(np.array([[-0.5, 0.005, 2.0], [0.02, -0.001, 0.0]],
+                                           np.float32), 0.01)
+    np.testing.assert_allclose(_np(clipped), [[-0.01, 0.005, 0.01], [0.01, -0.001, 0.0]])
 
 
 def test_categorical_code_loss_by_hand():
     logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     code = np.array([0, 2])
     p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    np.testing.assert_allclose(losses.categorical_code_loss(code, logits).numpy(),
+    np.testing.assert_allclose(_np(losses.categorical_code_loss(code, logits)),
                                -np.log(p[[0, 1], code]), rtol=1e-6)
     # A Q that knows nothing gives CE = ln K, i.e. a mutual-information lower bound of 0.
-    assert losses.categorical_code_loss([1], [[0.0] * 10]).numpy()[0] == pytest.approx(
+    assert _np(losses.categorical_code_loss([1], [[0.0] * 10]))[0] == pytest.approx(
         math.log(10))
 
 
 def test_gaussian_code_loss_by_hand():
     code, mean = np.array([[0.5, -1.0]]), np.array([[0.0, -0.5]])
     expected = np.sum(0.5 * np.log(2 * np.pi) + 0.5 * (code - mean) ** 2)
-    assert losses.gaussian_code_loss(code, mean).numpy()[0] == pytest.approx(expected, rel=1e-6)
+    assert _np(losses.gaussian_code_loss(code, mean))[0] == pytest.approx(expected, rel=1e-6)
     log_std = np.array([[0.3, -0.2]])
     sigma = np.exp(log_std)
     expected = np.sum(0.5 * np.log(2 * np.pi) + log_std + (code - mean) ** 2 / (2 * sigma ** 2))
-    got = losses.gaussian_code_loss(code, mean, log_std).numpy()[0]
+    got = _np(losses.gaussian_code_loss(code, mean, log_std))[0]
     assert got == pytest.approx(expected, rel=1e-6)
 
 
 def test_class_loss_is_single_softmax_cross_entropy():
     logits = np.array([[1.0, 2.0, 0.5]])
     p = np.exp(logits) / np.exp(logits).sum()
-    assert losses.class_loss([1], logits).numpy()[0] == pytest.approx(-np.log(p[0, 1]), rel=1e-6)
+    assert _np(losses.class_loss([1], logits))[0] == pytest.approx(-np.log(p[0, 1]), rel=1e-6)
 
 
 def test_one_sided_label_smoothing_is_the_cross_entropy_with_target_t_on_real_data():
     from losses import minimax_discriminator_loss, smoothed_discriminator_loss
     real, fake = np.array([-2.0, 0.3, 4.0], np.float32), np.array([1.0, -1.0, 0.0], np.float32)
-    np.testing.assert_allclose(smoothed_discriminator_loss(real, fake, 1.0),
-                               minimax_discriminator_loss(real, fake), rtol=1e-6)
+    np.testing.assert_allclose(_np(smoothed_discriminator_loss(real, fake, 1.0)),
+                               _np(minimax_discriminator_loss(real, fake)), rtol=1e-6)
     d_real, d_fake = 1 / (1 + np.exp(-real)), 1 / (1 + np.exp(-fake))
     t = 0.9
     expected = -(t * np.log(d_real) + (1 - t) * np.log(1 - d_real) + np.log(1 - d_fake))
-    np.testing.assert_allclose(smoothed_discriminator_loss(real, fake, t), expected, rtol=1e-5)
+    np.testing.assert_allclose(_np(smoothed_discriminator_loss(real, fake, t)), expected,
+                               rtol=1e-5)
     # Its optimum on real data is D(x) = t, not 1: D is kept from certainty.
     logits = np.linspace(-6, 6, 12001, dtype=np.float32)
-    best = logits[np.argmin(smoothed_discriminator_loss(logits, np.full_like(logits, -50), t))]
+    best = logits[np.argmin(_np(smoothed_discriminator_loss(logits, np.full_like(logits, -50),
+                                                           t)))]
     assert 1 / (1 + np.exp(-best)) == pytest.approx(t, abs=1e-3)
+
+
+def test_the_losses_hold_on_jax():
+    """This file again, on JAX, in a process where TensorFlow cannot be imported: the losses
+    and their backend module need nothing of it."""
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        pytest.skip("this is the JAX run")
+    code = ("import sys; sys.modules['tensorflow'] = None; import pytest; "
+            f"sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-o', 'addopts=', "
+            f"'--noconftest', {__file__!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300,
+                            env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
