@@ -14,26 +14,6 @@ import keras
 import numpy as np
 import pytest
 
-def test_infogan_losses_are_their_logged_terms_with_the_lambdas_asked_for():
-    """--info_weight and --info_weight_continuous weigh the mutual-information terms of both
-    objectives (the official code's 1 and 1 are the row's)."""
-    _, logs = run_case("infogan", info_weight=0.5, info_weight_continuous=0.25)
-    for step in logs:
-        assert step["d_loss"] == pytest.approx(step["d_adv"] + 0.5 * step["d_info_categorical"]
-                                               + 0.25 * step["d_info_continuous"], rel=1e-5)
-        assert step["g_loss"] == pytest.approx(step["g_adv"] + 0.5 * step["g_info_categorical"]
-                                               + 0.25 * step["g_info_continuous"], rel=1e-5)
-
-
-def test_label_smoothing_reaches_the_real_term():
-    """--real_label=0.9: the same first batch and weights give the same D(x), and a different
-    d_adv (the smoothed loss itself is checked against its formula in test_losses.py)."""
-    _, smoothed = run_case("dcgan", real_label=0.9)
-    _, plain = run_case("dcgan")
-    assert smoothed[0]["d_real"] == pytest.approx(plain[0]["d_real"], rel=1e-6)
-    assert smoothed[0]["d_adv"] != pytest.approx(plain[0]["d_adv"], rel=1e-3)
-
-
 if __name__ == "__main__":  # recording: make the repo importable without pytest's conftest
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
