@@ -90,7 +90,7 @@ def check_shape(arch, shape):
     data = ARCHITECTURES[arch].data
     if data == "points" and len(shape) != 1:
         raise DatasetError(f"the {arch} networks take 2-D points (ring8, grid25), not shape "
-                           f"{shape}; pick a toy dataset or another --model")
+                           f"{shape}; pick a toy dataset, or other nets (--arch, --g_arch)")
     if data == "images":
         if len(shape) != 3 or shape[0] != shape[1]:
             raise DatasetError(f"the {arch} networks take square images, not shape {shape}")

@@ -13,8 +13,8 @@ from training.config import Config, ConfigError, resolve
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(script, *args, cwd=None):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+def run(script, *args, cwd=None, log_level="3"):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=log_level, PYTHONPATH=ROOT)
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -36,6 +36,7 @@ BAD_FLAGS = [
     (["--model=gan", "--dataset=mnist_5k", "--g_norm=batch"], "the mlp generator has none"),
     (["--model=gan", "--dataset=ring8", "--d_norm=batch"], "--d_norm applies to the mlp, dcgan"),
     (["--dataset=mnist_5k", "--g_arch=wgan_gp_toy"], "networks take 2-D points"),
+    (["--dataset=mnist_5k", "--arch=pacgan_toy"], "or other nets (--arch, --g_arch)"),
     (["--g_width=-3"], "--g_width must be >= 0 (0: --width), got -3"),
     (["--dataset=ring8", "--train_examples=10"], "--train_examples applies to image datasets, not ring8"),
     (["--dataset=mnist_5k", "--train_examples=9000"], "mnist_5k has 4000 training examples"),
@@ -107,13 +108,18 @@ def test_bad_flags_exit_nonzero_with_one_clear_line(tmp_path):
 
 
 def test_batch_that_does_not_split_over_replicas_exits_with_one_clear_line(tmp_path):
-    # Its own process: --cpu_devices must configure TensorFlow before anything else runs.
+    # Its own process: --cpu_devices must configure TensorFlow before anything else runs. With
+    # the user's own TF_CPP_MIN_LOG_LEVEL=0 TensorFlow's lines show, as asked, and the error
+    # is still one line, the last.
     result = run("train.py", f"--workdir={tmp_path / 'run'}", "--strategy=mirrored",
-                 "--cpu_devices=2", "--batch_size=7", "--dataset=mnist_5k", cwd=tmp_path)
+                 "--cpu_devices=2", "--batch_size=7", "--dataset=mnist_5k", cwd=tmp_path,
+                 log_level="0")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     lines = [l for l in result.stderr.splitlines()
              if "--batch_size=7 does not split over 2 replicas" in l]
     assert len(lines) == 1, result.stderr[-3000:]
+    assert "I0000" in result.stderr  # TensorFlow's own start-up lines: the user's choice
+    assert result.stderr.strip().splitlines()[-1] == lines[0]
 
 
 def test_workdir_that_is_a_file_is_refused(tmp_path):
@@ -140,10 +146,11 @@ def test_eval_on_a_directory_that_is_not_a_saved_model(tmp_path):
 
 
 def test_helpfull_lists_every_flag_with_its_help():
-    """--helpfull shows every setting, with the help its declaration gives, and --cpu_devices."""
+    """--helpfull shows every setting, with the help its declaration gives, and --cpu_devices;
+    a hyperparameter's help gives the value of the --model on the command line."""
     from models.hparams import choices_of
     from training.config import SETTINGS
-    result = run("train.py", "--helpfull")
+    result = run("train.py", "--model=infogan", "--helpfull")
     assert "Traceback" not in result.stderr  # absl's help exits with status 1
     text = " ".join(result.stdout.split())  # absl wraps the help over lines
     assert len(SETTINGS) >= 40
@@ -156,6 +163,9 @@ def test_helpfull_lists_every_flag_with_its_help():
             flag += " <" + "|".join(choices_of(field)) + ">:"
         assert f"{flag} {start}" in text, (flag, start)
     assert "--cpu_devices:" in text
+    assert "Default: 10 (infogan's)." in text  # --num_categorical
+    assert "Default: 0.001 (infogan's)." in text  # --g_lr
+    assert "Not taken by infogan." in text  # --aux_weight, --gp_weight, ...
 
 
 def test_norm_flags_refuse_nets_they_do_not_apply_to():

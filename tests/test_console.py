@@ -92,16 +92,6 @@ def test_train_and_sample_start_quiet_say_what_they_run_and_train_ends_with_next
                                              f"CPU only ({len(os.sched_getaffinity(0))} cores)")
 
 
-def test_a_users_own_log_level_is_respected(tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--batch_size=0",
-                             f"--workdir={tmp_path / 'run'}"], env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode != 0
-    assert "I0000" in result.stderr  # TensorFlow's own lines, as the user asked
-    assert result.stderr.strip().splitlines()[-1] == "error: --batch_size must be positive, got 0"
-
-
 def test_a_refusal_is_the_only_line_on_stderr(tmp_path):
     """No library warning beside the one-line error: here tensorflow-datasets' on a dataset
     folder it cannot use (an earlier download that never finished), which the fallback note on

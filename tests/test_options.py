@@ -137,16 +137,6 @@ def test_help_gives_the_models_own_values():
     assert "Default: multiply (acgan's)." in values["class_input"].help
 
 
-def test_helpshort_of_train_py_shows_the_models_values():
-    out = subprocess.run([sys.executable, "train.py", "--model=infogan", "--helpshort"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    text = " ".join(out.stdout.split())
-    assert "Default: 10 (infogan's)." in text  # --num_categorical
-    assert "Default: 0.001 (infogan's)." in text  # --g_lr
-    assert "Not taken by infogan." in text  # --aux_weight, --gp_weight, ...
-
-
 def _written_by_an_older_version(path, model):
     """config.json of a resolved run as versions before these settings existed wrote it: none
     of them recorded, and the row's value of every setting the variant does not take."""
