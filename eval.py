@@ -23,8 +23,6 @@ training now, or as stopped at step N of M with the command that finishes it.
 Metric definitions and their sources: metrics/scores.py; the scoring: metrics/evaluation.py.
 """
 import dataclasses
-import errno
-import fcntl
 import json
 import os
 import sys
@@ -95,24 +93,12 @@ def dataset_of(workdir, saved_model):
         sys.exit(f"error: {path} is unreadable ({e}); pass --dataset=NAME")
 
 
-def is_locked(path):
-    """Whether a live process holds the run lock `path` (train.py's exclusive flock, see
-    training/workdir.py): a shared lock cannot be taken then. One taken is released at once."""
-    try:
-        with open(path) as f:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(f, fcntl.LOCK_UN)
-    except OSError as e:
-        return e.errno in (errno.EWOULDBLOCK, errno.EACCES)
-    return False
-
-
 def no_export(workdir, step):
     """Why the run in `workdir` has no saved_model yet, and what makes one: it is training
     now (it exports when it ends), or it stopped at its last checkpoint (its own command,
     rerun, resumes there, finishes and exports)."""
     from training.config import Config, train_command
-    from training.workdir import LOCK_FILE, holder
+    from training.workdir import LOCK_FILE, holder, is_locked
 
     head = f"{workdir} has no export yet"
     try:

@@ -76,6 +76,18 @@ def holder(path):
         return "its pid is not yet recorded"
 
 
+def is_locked(path):
+    """Whether a live process holds the run lock `path` (`WorkdirLock`'s exclusive flock): a
+    shared lock cannot be taken then. One taken is released at once."""
+    try:
+        with open(path) as f:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EACCES)
+    return False
+
+
 def checkpoint_files(prefix):
     """The files of checkpoint `prefix` (`.../ckpt-20`), and its `_temp` directory if any."""
     return glob.glob(glob.escape(prefix) + ".index") + glob.glob(
