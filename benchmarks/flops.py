@@ -15,11 +15,13 @@ def step_flops(gan, x_spec, y_spec):
     from tensorflow.python.framework import ops
     # A loop's body would be counted once, not d_steps - 1 times; the specs are one step's, so
     # one iteration per call (`steps_per_call` > 1 only loops this step).
-    gan.unroll_d_steps, per_call, gan.steps_per_call = True, gan.steps_per_call, 1
+    import backends
+    per_call, gan.steps_per_call = gan.steps_per_call, 1
     try:
-        graph = tf.function(gan.train_step).get_concrete_function((x_spec, y_spec)).graph
+        with backends.unrolled():
+            graph = tf.function(gan.train_step).get_concrete_function((x_spec, y_spec)).graph
     finally:
-        gan.unroll_d_steps, gan.steps_per_call = False, per_call
+        gan.steps_per_call = per_call
     keep = {t.op for t in graph.outputs} | {op for op in graph.get_operations()
                                             if op._is_stateful and op.type != "ReadVariableOp"}
     todo = list(keep)

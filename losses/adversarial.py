@@ -6,6 +6,9 @@ over the global batch, so the same functions are correct under `tf.distribute`.
 D(x) = sigmoid(logits(x)); log D = -softplus(-l) and log(1 - D) = -softplus(l) are the
 numerically stable forms. Written with `keras.ops`: they run on every Keras backend.
 """
+import dataclasses
+from typing import Callable
+
 from keras import ops
 
 
@@ -36,6 +39,14 @@ def smoothed_discriminator_loss(real_logits, fake_logits, real_target):
             + ops.softplus(_flat(fake_logits)))
 
 
+def discriminator_loss(real_logits, fake_logits, real_label=1.0):
+    """D's loss of the GAN paper, with real data's target `real_label`: the minimax L_D at 1,
+    one-sided label smoothing below it."""
+    if real_label == 1.0:
+        return minimax_discriminator_loss(real_logits, fake_logits)
+    return smoothed_discriminator_loss(real_logits, fake_logits, real_label)
+
+
 def minimax_generator_loss(fake_logits):
     """L_G = log(1 - D(G(z))), per example: the original (saturating) minimax cost.
 
@@ -63,18 +74,35 @@ def wasserstein_critic_loss(real_critic, fake_critic):
     return _flat(fake_critic) - _flat(real_critic)
 
 
+def critic_loss(real_critic, fake_critic, real_label=1.0):
+    """The critic's loss in `LOSSES`: a critic's score has no label to smooth."""
+    if real_label != 1.0:
+        raise ValueError("label smoothing (real_label) has no meaning for a critic's score")
+    return wasserstein_critic_loss(real_critic, fake_critic)
+
+
 def wasserstein_generator_loss(fake_critic):
     """L_G = -f(G(z)), per example."""
     return -_flat(fake_critic)
 
 
-DISCRIMINATOR_LOSSES = {
-    "minimax": minimax_discriminator_loss,
-    "non_saturating": minimax_discriminator_loss,  # only G's cost differs (Goodfellow 2014)
-    "wasserstein": wasserstein_critic_loss,
-}
-GENERATOR_LOSSES = {
-    "minimax": minimax_generator_loss,
-    "non_saturating": non_saturating_generator_loss,
-    "wasserstein": wasserstein_generator_loss,
+@dataclasses.dataclass(frozen=True)
+class AdversarialLoss:
+    """One row of `LOSSES`: D's loss, G's loss, and what D's outputs are (`d_real` / `d_fake`
+    log `output` of D's logits)."""
+    discriminator: Callable  # (real_logits, fake_logits, real_label) -> [N]
+    generator: Callable      # fake_logits -> [N]
+    output: Callable         # logits -> D(x) = sigmoid(logits), or the critic's value f(x)
+
+
+def _probability(logits):
+    return ops.sigmoid(_flat(logits))
+
+
+LOSSES = {
+    "minimax": AdversarialLoss(discriminator_loss, minimax_generator_loss, _probability),
+    # Only G's cost differs (Goodfellow 2014).
+    "non_saturating": AdversarialLoss(discriminator_loss, non_saturating_generator_loss,
+                                      _probability),
+    "wasserstein": AdversarialLoss(critic_loss, wasserstein_generator_loss, _flat),
 }

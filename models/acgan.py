@@ -21,12 +21,12 @@ docs/results.md): 92% class accuracy after 1,000 steps, against 80% with the pap
 import dataclasses
 
 import keras
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
+import backends
 import losses
 from models.gan import GAN
-from models.latent import GRID_COLUMNS, Grid, Label, LatentSpec, bound_check
+from models.latent import GRID_COLUMNS, Grid, Label, LatentSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,21 +46,20 @@ class ClassLatent(LatentSpec):
 
     def sample(self, batch_size, seed):
         latents = super().sample(batch_size, seed)
-        latents["labels"] = tf.random.stateless_uniform(
-            [batch_size], self.sub_seed(seed, 1), 0, self.num_classes, dtype=tf.int32,
-            alg="philox")
+        latents["labels"] = backends.uniform([batch_size], backends.fold_in(seed, 1), 0,
+                                             self.num_classes, "int32")
         return latents
 
     def generator_input(self, latents):
         """[z | one-hot label]."""
-        return tf.concat([super().generator_input(latents),
-                          tf.one_hot(latents["labels"], self.num_classes)], axis=1)
+        return ops.concatenate([super().generator_input(latents),
+                                ops.one_hot(latents["labels"], self.num_classes)], axis=1)
 
     def serving_inputs(self):
-        return super().serving_inputs() + [tf.TensorSpec([None], tf.int32, name="labels")]
+        return super().serving_inputs() + [("labels", [None], "int32")]
 
-    def checks(self, latents):
-        return bound_check(latents, "labels", self.num_classes)
+    def bounds(self):
+        return {"labels": self.num_classes}
 
     def sizes(self):
         return {**super().sizes(), "num_classes": self.num_classes}
@@ -68,15 +67,15 @@ class ClassLatent(LatentSpec):
     def grids(self, seed=1234, class_names=()):
         """One row per class, the same noise down each column."""
         rows, cols = self.num_classes, GRID_COLUMNS
-        z = tf.tile(self.sample(cols * rows, [seed, 0])["z"][:cols], [rows, 1])
-        return {"classes": Grid({"z": z, "labels": tf.repeat(tf.range(rows), cols)}, rows, cols,
+        z = ops.tile(self.sample(cols * rows, backends.step_seed(seed, 0))["z"][:cols], [rows, 1])
+        return {"classes": Grid({"z": z, "labels": ops.repeat(ops.arange(rows), cols)}, rows, cols,
                                 list(class_names) or [str(k) for k in range(rows)], None,
                                 "one row per class, the same noise down each column")}
 
 
 class ACGAN(GAN):
 
-    uses_labels = True
+    uses_labels = True  # D learns the class of real images from their labels
     # Its loss is its paper's: no --loss.
     options = {"real_label": None, "aux_weight": None, "aux_fake_weight": None,
                "class_input": None}
@@ -126,7 +125,3 @@ class ACGAN(GAN):
                                         "classes asked for, in D's update (L_C's second half)."),
                 "g_aux": ("acgan", "-log P(C = c | G(z, c)): G's class loss, the classes asked "
                                    "for as D's class head reads them.")}
-
-    def train_step(self, data):
-        images, labels = data  # D learns the class of real images from their labels
-        return self.algorithm_1(images, labels)

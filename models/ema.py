@@ -18,7 +18,7 @@
 """
 import math
 
-import tensorflow as tf
+from keras import ops
 
 RAMPUP = 0.05
 
@@ -38,11 +38,11 @@ class GeneratorAverage:
 
     def beta(self, step):
         """The weight of the average at generator update `step` (0-based)."""
-        span = tf.minimum(tf.constant(self.half_life, tf.float32),
-                          RAMPUP * tf.cast(step, tf.float32))
-        return tf.where(span > 0, tf.pow(0.5, 1.0 / tf.maximum(span, 1e-8)), 0.0)
+        span = ops.minimum(ops.convert_to_tensor(self.half_life, "float32"),
+                           RAMPUP * ops.cast(step, "float32"))
+        return ops.where(span > 0, ops.power(0.5, 1.0 / ops.maximum(span, 1e-8)), 0.0)
 
     def update(self, step):
         beta = self.beta(step)
         for average, weight in zip(self.generator.weights, self.source.weights):
-            average.assign(beta * average + (1.0 - beta) * tf.cast(weight, average.dtype))
+            average.assign(beta * average + (1.0 - beta) * ops.cast(weight, average.dtype))

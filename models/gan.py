@@ -15,17 +15,20 @@ latent (what the export, grids and eval.py ask of it), heads, loss terms, logs, 
 only it takes (`options`) and any export signature of its own (`export_endpoints`);
 models/variants.py names the class of every variant and holds its paper defaults.
 
-Distribution-ready by construction (models/replicas.py): every objective term is a per-example
-vector reduced once over the global batch, noise is drawn for the global batch from a stateless
-seed (run seed, step, sub-step) and sliced per replica, and the logs are global means.
+Written with `keras.ops`; what differs between Keras backends (gradients, draws, loops,
+replicas, the trainer's state) is behind backends/. Distribution-ready by construction: every
+objective term is a per-example vector reduced once over the global batch, noise is drawn for
+the global batch from a stateless seed (run seed, step, sub-step) and sliced per replica, and
+the logs are global means.
 """
 import dataclasses
 
 import keras
-import tensorflow as tf
+from keras import ops
 
+import backends
 import losses
-from models import augment, replicas
+from models import augment
 from models.ema import GeneratorAverage
 from models.latent import LatentSpec
 from models.networks import ARCHITECTURES, build_discriminator, build_generator
@@ -34,14 +37,14 @@ from models.networks import ARCHITECTURES, build_discriminator, build_generator
 @dataclasses.dataclass(frozen=True)
 class Batch:
     """What one update's objective sees: this replica's share of the global batch."""
-    real: tf.Tensor    # [size, ...] real samples as D sees them, T(x) under --augment (None in
+    real: object       # [size, ...] real samples as D sees them, T(x) under --augment (None in
                        # the generator update)
-    labels: tf.Tensor  # [size] their class labels (None unless the model trains on labels)
+    labels: object     # [size] their class labels (None unless the model trains on labels)
     latents: dict      # the drawn latents: `z`, and what a subclass adds
-    fake: tf.Tensor    # G(latents) as D sees it, T(G(z)) under --augment
+    fake: object       # G(latents) as D sees it, T(G(z)) under --augment
     real_heads: dict   # D(real) (None in the generator update)
     fake_heads: dict   # D(fake)
-    seed: tf.Tensor    # the update's stateless seed, for further draws
+    seed: object       # the update's stateless seed, for further draws
     size: int          # examples on this replica
     global_size: int   # examples on all replicas: the denominator of every mean
 
@@ -71,10 +74,6 @@ class GAN(keras.Model):
         self.data_shape = tuple(data_shape)
         self.num_classes = num_classes
         self.seed = int(seed)
-        # True: the d_steps discriminator updates are traced one by one even where they would
-        # loop (`loops_d_steps`); benchmarks/train_step.py counts FLOPs on that graph (a loop's
-        # body would count once).
-        self.unroll_d_steps = False
         # Algorithm 1 iterations per call of train_step (train.py's --steps_per_execution): K > 1
         # runs K of them in one traced loop, which XLA compiles as one program (set by
         # training/loop.py build_gan before the first call; 1: one iteration, as Keras calls it).
@@ -86,8 +85,7 @@ class GAN(keras.Model):
         if problem:
             raise ValueError(problem)
         self.latent = self.make_latent()
-        self.d_loss_fn = losses.DISCRIMINATOR_LOSSES[variant.loss]
-        self.g_loss_fn = losses.GENERATOR_LOSSES[variant.loss]
+        self.loss = losses.LOSSES[variant.loss]  # D's loss, G's, and what D outputs
         # === Networks ===
         self.generator = self.make_generator()
         self.discriminator = build_discriminator(self.data_shape, variant.arch, variant.width,
@@ -98,9 +96,12 @@ class GAN(keras.Model):
         self.augment_ops = augment.policy_ops(variant.augment)
         self.average = GeneratorAverage(self.generator, self.make_generator(), variant.ema
                                         ) if variant.ema else None
+        if self.average:  # its weights are the model's state (on JAX, what the trainer passes)
+            self.generator_average = self.average.generator
         # Number of generator updates done; also the stateless noise counter (the RNG state).
-        self.step = self.add_weight(name="step", shape=(), dtype="int64", initializer="zeros",
-                                    trainable=False, aggregation="only_first_replica")
+        self.step = self.add_weight(name="step", shape=(), dtype=backends.STEP_DTYPE,
+                                    initializer="zeros", trainable=False,
+                                    aggregation="only_first_replica")
         # Both networks are built functional models; without this, Keras would try to build
         # the GAN by calling it on a training batch under a strategy scope (docs/keras_traps.md).
         self.built = True
@@ -144,6 +145,7 @@ class GAN(keras.Model):
         # (keras#19246).
         d_optimizer.build(self.discriminator.trainable_variables)
         g_optimizer.build(self.generator.trainable_variables)
+        backends.prepare(self)
 
     # === The vanilla GAN: what subclasses extend ===
 
@@ -166,27 +168,21 @@ class GAN(keras.Model):
         """Outputs on D's trunk features beside the real/fake `logits`: none."""
         return {}
 
-    def discriminator_output(self, logits):
-        """What `d_real` / `d_fake` log: D(x) = sigmoid(logits), a probability."""
-        return tf.sigmoid(logits)
-
     def discriminator_loss(self, batch):
         """Terms of D's loss, {name: (weight, per-example values)}; weight None is logged only.
 
-        L_D = -[log D(x) + log(1 - D(G(z)))] (Goodfellow 2014, eq. 1; losses/adversarial.py).
+        L_D = -[log D(x) + log(1 - D(G(z)))] (Goodfellow 2014, eq. 1; losses/adversarial.py),
+        real data's target `real_label` (1, or below it for one-sided label smoothing).
         """
         real, fake = batch.real_heads["logits"], batch.fake_heads["logits"]
-        target = self.variant.real_label
-        d_adv = (self.d_loss_fn(real, fake) if target == 1.0
-                 else losses.smoothed_discriminator_loss(real, fake, target))
-        return {"d_adv": (1.0, d_adv),
-                "d_real": (None, tf.reshape(self.discriminator_output(real), [-1])),
-                "d_fake": (None, tf.reshape(self.discriminator_output(fake), [-1]))}
+        return {"d_adv": (1.0, self.loss.discriminator(real, fake, self.variant.real_label)),
+                "d_real": (None, self.loss.output(real)),
+                "d_fake": (None, self.loss.output(fake))}
 
     def generator_loss(self, batch):
         """Terms of G's loss: L_G = log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating,
         the paper's practical choice), per `variant.loss`."""
-        return {"g_adv": (1.0, self.g_loss_fn(batch.fake_heads["logits"]))}
+        return {"g_adv": (1.0, self.loss.generator(batch.fake_heads["logits"]))}
 
     def term_descriptions(self):
         """{log name: (TensorBoard group, what it is)} of what `train_step` logs: D's and G's
@@ -221,121 +217,87 @@ class GAN(keras.Model):
 
     # === Algorithm 1 ===
 
-    def train_step(self, data):
-        images, _ = data  # the vanilla GAN never sees the data's labels
-        return self.algorithm_1(images)
+    def train_step(self, *args):
+        """What Keras' fit calls per batch: `steps_per_call` iterations of `algorithm_1`
+        (backends/ runs them, and on JAX passes the variables' state in and out)."""
+        return backends.train_step(self, args)
 
     def algorithm_1(self, images, labels=None):
-        """`steps_per_call` iterations of Algorithm 1 (`iteration`), column k of `images` (and
-        `labels`) feeding iteration k when there are several; returns the global logs, [K]
-        vectors when K > 1.
-
-        The K iterations run as one traced `tf.while_loop` (under XLA one compiled program: no
-        return to Python between them), unrolled under a distribution strategy, whose gradient
-        sync cannot run inside a loop. They are the K calls of one iteration each, bit for bit
-        (tests/test_train_step.py)."""
-        k = self.steps_per_call
-        if k == 1:
-            return self.iteration(images, labels)
-
-        def column(i):
-            return images[:, i], None if labels is None else labels[:, i]
-
-        if tf.distribute.has_strategy():
-            rows = [self.iteration(*column(i)) for i in range(k)]
-            return {name: tf.stack([row[name] for row in rows]) for name in rows[0]}
-        first = self.iteration(*column(0))  # traced once more, for the logs' names and types
-        arrays = {name: tf.TensorArray(v.dtype, k).write(0, v) for name, v in first.items()}
-
-        def body(i, arrays):
-            logs = self.iteration(*column(i))
-            return i + 1, {name: arrays[name].write(i, logs[name]) for name in arrays}
-
-        _, arrays = tf.while_loop(lambda i, _: i < k, body, (tf.constant(1), arrays))
-        return {name: a.stack() for name, a in arrays.items()}
-
-    def iteration(self, images, labels=None):
         """One iteration of Algorithm 1: `d_steps` discriminator updates, column i of `images`
-        (and `labels`) feeding update i, then one generator update; returns the global logs
-        (the last D update's, and G's)."""
+        [B, d_steps, ...] (and `labels`) feeding update i, then one generator update; the
+        noise of update i is drawn from (run seed, step, i). Returns the global logs (the last
+        D update's, and G's)."""
         size = images.shape[0]  # static: the pipeline drops remainders
-        global_size = size * tf.distribute.get_replica_context().num_replicas_in_sync
-        step_seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
-
-        def sub_seed(i):
-            return tf.random.experimental.stateless_fold_in(step_seed, i, alg="philox")
+        global_size = size * backends.num_replicas()
+        seed = backends.step_seed(self.seed, self.step)
 
         def update_discriminator(i):
-            return self._update_discriminator(images[:, i],
-                                              None if labels is None else labels[:, i],
-                                              sub_seed(i), size, global_size)
+            return self.update_discriminator(images[:, i], None if labels is None else
+                                             labels[:, i], backends.fold_in(seed, i), size,
+                                             global_size)
 
-        logs = update_discriminator(0)
-        if self.loops_d_steps():
-            _, logs = tf.while_loop(lambda i, _: i < self.variant.d_steps,
-                                    lambda i, _: (i + 1, update_discriminator(i)),
-                                    (tf.constant(1), logs))
-        else:
-            for i in range(1, self.variant.d_steps):
-                logs = update_discriminator(i)
-        logs.update(self._update_generator(sub_seed(self.variant.d_steps), size, global_size))
+        logs = backends.repeat(update_discriminator, self.variant.d_steps,
+                               update_discriminator(0), self.jit_compile)
+        logs.update(self.update_generator(backends.fold_in(seed, self.variant.d_steps), size,
+                                          global_size))
         if self.average:
             self.average.update(self.step)
         self.step.assign_add(1)
-        return replicas.global_logs(logs)
+        return backends.global_logs(logs)
 
-    def loops_d_steps(self):
-        """Whether discriminator updates 2..d_steps run as a traced loop, not unrolled. The
-        loop traces one update instead of d_steps - 1 (each unrolled critic update, the
-        gradient penalty's nested tape above all, adds seconds to the first step), but under
-        XLA its step is slower (docs/speed.md), and a distribution strategy's gradient
-        sync cannot run inside a loop (a RuntimeError at trace time): so it loops only without
-        XLA and without a strategy."""
-        return (self.variant.d_steps > 1 and not self.unroll_d_steps and not self.jit_compile
-                and not tf.distribute.has_strategy())
+    def update_discriminator(self, real, labels, seed, size, global_size):
+        """One step of D on `discriminator_loss`: real data against fresh samples of G."""
+        latents = backends.own_rows(self.latent.sample(global_size, seed), size)
+        real = self.seen(real, seed, augment.REAL, size, global_size)
+
+        def terms():
+            fake = self.seen(self.generator(self.latent.generator_input(latents), training=True),
+                             seed, augment.FAKE, size, global_size)
+            return self.discriminator_loss(Batch(
+                real, labels, latents, fake, self.discriminator(real, training=True),
+                self.discriminator(fake, training=True), seed, size, global_size))
+
+        return self.descend("d_loss", terms, self.discriminator, self.d_optimizer, global_size)
+
+    def update_generator(self, seed, size, global_size):
+        """One step of G on `generator_loss`, through D (whose weights stay)."""
+        latents = backends.own_rows(self.latent.sample(global_size, seed), size)
+
+        def terms():
+            fake = self.seen(self.generator(self.latent.generator_input(latents), training=True),
+                             seed, augment.FAKE, size, global_size)
+            return self.generator_loss(Batch(None, None, latents, fake, None,
+                                             self.discriminator(fake, training=True), seed,
+                                             size, global_size))
+
+        return self.descend("g_loss", terms, self.generator, self.g_optimizer, global_size)
+
+    def descend(self, name, terms, network, optimizer, global_size):
+        """One optimizer step of `network` on the weighted sum of `terms()`, each term's mean
+        over the global batch; returns the logs: every term, the total `name` and the
+        gradient's norm before the update."""
+
+        def objective():
+            named = terms()
+            self.objective_weights[name] = {term: w for term, (w, _) in named.items()}
+            total, logs = 0.0, {}
+            for term, (weight, per_example) in named.items():
+                logs[term] = backends.share_of_mean(per_example, global_size)
+                if weight is not None:
+                    total += weight * logs[term]
+            logs[name] = total
+            return optimizer.scale_loss(total), logs  # scaled only under mixed precision
+
+        variables = network.trainable_variables
+        _, logs, grads = backends.value_and_gradients(objective, variables)
+        logs[name[0] + "_grad_norm"] = backends.grad_norm(grads, optimizer)  # unscaled
+        optimizer.apply(grads, variables)  # unscales the gradient; then any weight constraint
+        return logs
 
     def seen(self, images, seed, which, size, global_size):
         """`images` as D sees them: through DiffAugment's ops when --augment names any, with
         the draw `which` (augment.REAL or FAKE) of the update's seed."""
         if not self.augment_ops:
             return images
-        return augment.diff_augment(images, self.augment_ops, tf.random.experimental
-                                    .stateless_fold_in(seed, which, alg="philox"), size,
-                                    global_size)
-
-    def _update_discriminator(self, real, labels, seed, size, global_size):
-        latents = replicas.own_slice(self.latent.sample(global_size, seed), size)
-        real = self.seen(real, seed, augment.REAL, size, global_size)
-        with tf.GradientTape() as tape:
-            fake = self.seen(self.generator(self.latent.generator_input(latents), training=True),
-                             seed, augment.FAKE, size, global_size)
-            batch = Batch(real, labels, latents, fake, self.discriminator(real, training=True),
-                          self.discriminator(fake, training=True), seed, size, global_size)
-            terms = self.discriminator_loss(batch)
-            total, logs = replicas.objective(terms, global_size)
-            scaled = self.d_optimizer.scale_loss(total)  # identity unless mixed precision
-        variables = self.discriminator.trainable_variables
-        grads = tape.gradient(scaled, variables)
-        logs["d_grad_norm"] = replicas.grad_norm(grads, self.d_optimizer)  # before apply() moves
-        self.d_optimizer.apply(grads, variables)  # the loss scale; then any weight constraint
-        logs["d_loss"] = total
-        self.objective_weights["d_loss"] = {name: w for name, (w, _) in terms.items()}
-        return logs
-
-    def _update_generator(self, seed, size, global_size):
-        latents = replicas.own_slice(self.latent.sample(global_size, seed), size)
-        with tf.GradientTape() as tape:
-            fake = self.seen(self.generator(self.latent.generator_input(latents), training=True),
-                             seed, augment.FAKE, size, global_size)
-            batch = Batch(None, None, latents, fake, None, self.discriminator(fake, training=True),
-                          seed, size, global_size)
-            terms = self.generator_loss(batch)
-            total, logs = replicas.objective(terms, global_size)
-            scaled = self.g_optimizer.scale_loss(total)
-        variables = self.generator.trainable_variables
-        grads = tape.gradient(scaled, variables)
-        logs["g_grad_norm"] = replicas.grad_norm(grads, self.g_optimizer)
-        self.g_optimizer.apply(grads, variables)
-        logs["g_loss"] = total
-        self.objective_weights["g_loss"] = {name: w for name, (w, _) in terms.items()}
-        return logs
+        return augment.diff_augment(images, self.augment_ops, backends.fold_in(seed, which),
+                                    size, global_size)

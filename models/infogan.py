@@ -16,12 +16,12 @@ import dataclasses
 import math
 
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
+import backends
 import losses
 from models.gan import GAN
-from models.latent import GRID_COLUMNS, Grid, Label, LatentSpec, bound_check
+from models.latent import GRID_COLUMNS, Grid, Label, LatentSpec
 from models.networks import normalization, style
 
 
@@ -50,37 +50,32 @@ class CodeLatent(LatentSpec):
     def sample(self, batch_size, seed):
         latents = super().sample(batch_size, seed)
         if self.num_categorical:
-            latents["categorical"] = tf.random.stateless_uniform(
-                [batch_size], self.sub_seed(seed, 2), 0, self.num_categorical, dtype=tf.int32,
-                alg="philox")
+            latents["categorical"] = backends.uniform(
+                [batch_size], backends.fold_in(seed, 2), 0, self.num_categorical, "int32")
         if self.num_continuous:
-            latents["continuous"] = tf.random.stateless_uniform(
-                [batch_size, self.num_continuous], self.sub_seed(seed, 3), -1.0, 1.0,
-                alg="philox")
+            latents["continuous"] = backends.uniform(
+                [batch_size, self.num_continuous], backends.fold_in(seed, 3), -1.0, 1.0)
         return latents
 
     def generator_input(self, latents):
         """[z | one-hot categorical code | continuous codes]."""
         parts = [super().generator_input(latents)]
         if self.num_categorical:
-            parts.append(tf.one_hot(latents["categorical"], self.num_categorical))
+            parts.append(ops.one_hot(latents["categorical"], self.num_categorical))
         if self.num_continuous:
-            parts.append(tf.cast(latents["continuous"], tf.float32))
-        return tf.concat(parts, axis=1)
+            parts.append(ops.cast(latents["continuous"], "float32"))
+        return ops.concatenate(parts, axis=1)
 
     def serving_inputs(self):
         inputs = super().serving_inputs()
         if self.num_categorical:
-            inputs.append(tf.TensorSpec([None], tf.int32, name="categorical"))
+            inputs.append(("categorical", [None], "int32"))
         if self.num_continuous:
-            inputs.append(tf.TensorSpec([None, self.num_continuous], tf.float32,
-                                        name="continuous"))
+            inputs.append(("continuous", [None, self.num_continuous], "float32"))
         return inputs
 
-    def checks(self, latents):
-        if not self.num_categorical:
-            return []
-        return bound_check(latents, "categorical", self.num_categorical)
+    def bounds(self):
+        return {"categorical": self.num_categorical} if self.num_categorical else {}
 
     def sizes(self):
         return {**super().sizes(), "num_categorical": self.num_categorical,
@@ -94,19 +89,19 @@ class CodeLatent(LatentSpec):
         if not self.num_categorical:
             return super().grids(seed, class_names)
         rows, cols, k = self.num_categorical, GRID_COLUMNS, self.num_continuous
-        z = self.sample(cols * rows, [seed, 0])["z"]
+        z = self.sample(cols * rows, backends.step_seed(seed, 0))["z"]
         codes = [f"c={c}" for c in range(rows)]
-        categorical = tf.repeat(tf.range(rows), cols)
+        categorical = ops.repeat(ops.arange(rows), cols)
         grids = {"categorical": Grid(
             {"z": z[:rows * cols], "categorical": categorical,
-             **({"continuous": tf.zeros([rows * cols, k])} if k else {})}, rows, cols, codes,
+             **({"continuous": ops.zeros([rows * cols, k])} if k else {})}, rows, cols, codes,
             None, "one row per categorical code value, noise varies across the columns")}
         for j in range(k):
             sweep = np.zeros([rows * cols, k], np.float32)
             sweep[:, j] = np.tile(np.linspace(*TRAVERSAL, cols), rows)
             grids[f"continuous_{j}"] = Grid(
-                {"z": tf.repeat(z[:rows], cols, axis=0), "categorical": categorical,
-                 "continuous": tf.constant(sweep)}, rows, cols, codes,
+                {"z": ops.repeat(z[:rows], cols, axis=0), "categorical": categorical,
+                 "continuous": ops.convert_to_tensor(sweep)}, rows, cols, codes,
                 [f"{v:+.1f}" for v in np.linspace(*TRAVERSAL, cols)],
                 f"continuous code {j} across the columns, noise fixed per row")
         return grids
@@ -191,16 +186,15 @@ class InfoGAN(GAN):
 
         def infer_codes(samples):
             heads = self.discriminator(to_model_input(samples), training=False)
-            outputs = {"categorical_logits": tf.cast(heads["code_logits"], tf.float32)}
+            outputs = {"categorical_logits": ops.cast(heads["code_logits"], "float32")}
             if self.latent.num_continuous:
-                outputs["continuous_mean"] = tf.cast(heads["code_mean"], tf.float32)
+                outputs["continuous_mean"] = ops.cast(heads["code_mean"], "float32")
             return outputs
 
         archive.add_endpoint("infer_codes", infer_codes, input_signature=[samples_spec])
 
-    def train_step(self, data):
-        images, _ = data  # unsupervised: the data's labels are never used
-        logs = self.algorithm_1(images)
+    def algorithm_1(self, images, labels=None):  # unsupervised: the data's labels never come
+        logs = super().algorithm_1(images, labels)
         if self.latent.num_categorical:
             # L_I = H(c) - E[-log Q(c | x)], H(c) = ln K for a uniform code.
             logs["mi_lower_bound"] = (math.log(self.latent.num_categorical)

@@ -8,7 +8,7 @@ models/infogan.py) and extends what the export, the sample grids, sample.py and 
 a latent:
 
     input_dim, sample(), generator_input()   what G is fed
-    serving_inputs(), checks()               the export's `serving_default` inputs and their bounds
+    serving_inputs(), bounds()               the export's `serving_default` inputs and their bounds
     sizes()                                  the export's `latent_spec` signature
     grids()                                  the fixed-latent pictures (TensorBoard, eval.py)
     label                                    the input sample.py's --label sets, if any
@@ -16,7 +16,9 @@ a latent:
 """
 import dataclasses
 
-import tensorflow as tf
+from keras import ops
+
+import backends
 
 GRID_COLUMNS = 10
 
@@ -56,37 +58,32 @@ class LatentSpec:
     def label(self):
         return None  # plain noise: nothing to choose
 
-    @staticmethod
-    def sub_seed(seed, i):
-        """Seed of part i of a draw. Philox named explicitly, so a seed keeps its samples on CPU
-        and GPU. (XLA-compiled steps draw other numbers from the same seed: same distribution,
-        other values.)"""
-        return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), i, alg="philox")
-
     def __post_init__(self):
         if self.noise not in ("normal", "uniform"):
             raise ValueError(f"noise must be 'normal' or 'uniform', not {self.noise!r}")
 
     def sample(self, batch_size, seed):
-        """{"z": [N, noise_dim]} for N = `batch_size`, from a [2] int stateless seed."""
-        shape, seed = [batch_size, self.noise_dim], self.sub_seed(seed, 0)
+        """{"z": [N, noise_dim]} for N = `batch_size`, from a stateless seed (backends/: on
+        TensorFlow a [2] int seed and philox, so a seed keeps its samples on CPU and GPU)."""
+        shape, seed = [batch_size, self.noise_dim], backends.fold_in(seed, 0)
         if self.noise == "uniform":
-            return {"z": tf.random.stateless_uniform(shape, seed, -1.0, 1.0, alg="philox")}
-        return {"z": tf.random.stateless_normal(shape, seed, alg="philox")}
+            return {"z": backends.uniform(shape, seed, -1.0, 1.0)}
+        return {"z": backends.normal(shape, seed)}
 
     def generator_input(self, latents):
         """The [N, input_dim] vector G takes."""
-        return tf.cast(latents["z"], tf.float32)
+        return ops.cast(latents["z"], "float32")
 
     # === The export's contract (training/export.py) ===
 
     def serving_inputs(self):
-        """The `serving_default` signature's inputs, in `generator_input`'s order."""
-        return [tf.TensorSpec([None, self.noise_dim], tf.float32, name="z")]
+        """The `serving_default` signature's inputs, in `generator_input`'s order: (name,
+        shape, dtype)."""
+        return [("z", [None, self.noise_dim], "float32")]
 
-    def checks(self, latents):
-        """Assertions on explicit inputs (out-of-range labels): none for noise."""
-        return []
+    def bounds(self):
+        """{name: bound} of the integer inputs, each in [0, bound): none for noise."""
+        return {}
 
     def sizes(self):
         """The `latent_spec` signature: every size, zero where this latent has no such part
@@ -98,11 +95,4 @@ class LatentSpec:
 
     def grids(self, seed=1234, class_names=()):
         """{tag: Grid}: here 8 x 8 samples of fixed noise."""
-        return {"samples": Grid(self.sample(64, [seed, 0]), 8, 8)}
-
-
-def bound_check(latents, name, bound):
-    """Assertions that the int input `name` of `latents` is in [0, bound)."""
-    message = f"{name} must be in [0, {bound})"
-    return [tf.debugging.assert_less(latents[name], bound, message=message),
-            tf.debugging.assert_non_negative(latents[name], message=message)]
+        return {"samples": Grid(self.sample(64, backends.step_seed(seed, 0)), 8, 8)}

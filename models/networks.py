@@ -33,7 +33,11 @@ import math
 import keras
 from keras import initializers, layers
 
-from data.datasets import DatasetError
+import backends
+
+
+class ShapeError(ValueError):
+    """Networks that cannot take data of this shape (training/loop.py says it as a data error)."""
 
 
 def dcgan_plan(side):
@@ -42,7 +46,7 @@ def dcgan_plan(side):
         stages = math.log2(side / base) if side >= base else -1
         if stages >= 1 and stages == int(stages):
             return base, int(stages)
-    raise DatasetError(
+    raise ShapeError(
         f"the dcgan networks take square images of side 4*2^k or 7*2^k (28, 32, 64, ...), "
         f"not {side}; pick another --image_size")
 
@@ -86,18 +90,18 @@ def archs_with(capability):
 
 
 def check_shape(arch, shape):
-    """Raises DatasetError when `arch` cannot take data of `shape`."""
+    """Raises ShapeError when `arch` cannot take data of `shape`."""
     data = ARCHITECTURES[arch].data
     if data == "points" and len(shape) != 1:
-        raise DatasetError(f"the {arch} networks take 2-D points (ring8, grid25), not shape "
+        raise ShapeError(f"the {arch} networks take 2-D points (ring8, grid25), not shape "
                            f"{shape}; pick a toy dataset, or other nets (--arch, --g_arch)")
     if data == "images":
         if len(shape) != 3 or shape[0] != shape[1]:
-            raise DatasetError(f"the {arch} networks take square images, not shape {shape}")
+            raise ShapeError(f"the {arch} networks take square images, not shape {shape}")
     if arch == "dcgan":
         dcgan_plan(shape[0])
     if arch == "infogan_mnist" and shape[0] % 4:
-        raise DatasetError(f"the infogan_mnist networks take square images of a side divisible "
+        raise ShapeError(f"the infogan_mnist networks take square images of a side divisible "
                            f"by 4 (28, 32, ...), not {shape[0]}; pick another --image_size")
 
 
@@ -140,8 +144,10 @@ def style(arch):
 def normalization(kind, name, arch=None):
     """A normalization layer of `kind` ("batch", "layer"; None for "none"), in `arch`'s style."""
     if kind == "batch":
-        # Synchronized: under N replicas the statistics are those of the global batch.
-        return layers.BatchNormalization(synchronized=True, name=name,
+        # The statistics of the global batch under N replicas: synchronized across a
+        # tf.distribute strategy's replicas; on JAX, keras.distribution's step sees the global
+        # batch already (Keras has `synchronized` on TensorFlow only).
+        return layers.BatchNormalization(synchronized=backends.SYNC_BATCH_NORM, name=name,
                                          **style(arch).batch_norm)
     if kind == "layer":
         return layers.LayerNormalization(axis=[1, 2, 3] if name.startswith("conv") else -1,

@@ -11,7 +11,7 @@ baseline (packing 1), `wgan` and `wgan_gp` are gan_toy.py's two modes. training/
 import dataclasses
 import types
 
-from losses import DISCRIMINATOR_LOSSES
+from losses import LOSSES
 from models.acgan import ACGAN
 from models.augment import check_policy
 from models.gan import GAN
@@ -38,7 +38,7 @@ class Variant:
              "infogan_mnist).", choices=NORMS, resume="same_if_recorded")
     loss: str = hparam(
         help="The adversarial loss pair; gan/dcgan choose the generator cost: log(1-D(G(z))) "
-             "(minimax) or -log D(G(z)) (non_saturating).", choices=tuple(DISCRIMINATOR_LOSSES),
+             "(minimax) or -log D(G(z)) (non_saturating).", choices=tuple(LOSSES),
         only_some=True)
     latent_dim: int = hparam(help="Size of the noise z.", check=positive, resume="same")
     batch_size: int = hparam(help="Examples per discriminator update.", check=positive,

@@ -7,16 +7,14 @@ Critic loss (Algorithm 1 of both papers; losses/adversarial.py, losses/penalties
           x_hat = eps * x + (1 - eps) * G(z), eps ~ U[0, 1] per example   (WGAN-GP)
     w <- clip(w, -c, c) after every critic update                          (WGAN)
     L_G = -E[f(G(z))]
-The critic has no sigmoid: `d_real` / `d_fake` log its raw values, and their difference is the
-estimate of the Earth-Mover distance. The `d_steps` critic updates per generator update are the
+The critic has no sigmoid: `d_real` / `d_fake` log its raw values (the loss row's `output`),
+and their difference is the estimate of the Earth-Mover distance. The `d_steps` critic updates per generator update are the
 skeleton's (models/gan.py), as is the choice of the Wasserstein loss pair (`loss` in the table).
 """
 import functools
 
-import tensorflow as tf
-
+import backends
 import losses
-from models import replicas
 from models.gan import GAN
 
 
@@ -51,18 +49,13 @@ class WGAN(GAN):
                                "eps x + (1 - eps) G(z), eps ~ U[0, 1] per example "
                                "(Gulrajani et al. 2017, eq. 3).")}
 
-    def discriminator_output(self, logits):
-        return logits  # the critic's value f(x), not a probability
-
     def discriminator_loss(self, batch):
         terms = super().discriminator_loss(batch)
         if self.variant.gp_weight:
             # eps drawn for the global batch, then this replica's rows: any replica count
             # interpolates the same points.
-            eps = replicas.own_slice(tf.random.stateless_uniform(
-                [batch.global_size],
-                tf.random.experimental.stateless_fold_in(batch.seed, 7, alg="philox"),
-                alg="philox"), batch.size)
+            eps = backends.own_rows(backends.uniform(
+                [batch.global_size], backends.fold_in(batch.seed, 7)), batch.size)
             terms["gp"] = (self.variant.gp_weight, losses.gradient_penalty(
                 lambda x: self.discriminator(x, training=True)["logits"], batch.real,
                 batch.fake, eps))

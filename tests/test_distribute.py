@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import backends
 from data.datasets import load, make_train_dataset
-from models import replicas
 from models.variants import VARIANTS
 from training.config import Config, resolve
 from training.loop import build_gan, chunk_steps, split_for_d_steps
@@ -191,7 +191,7 @@ def test_each_replica_draws_its_own_slice_of_the_global_noise(make_config):
     variant = config.variant
     with strategy.scope():
         gan = build_gan(config, (28, 28, 1), 10)
-    draw = lambda: replicas.own_slice(gan.latent.sample(8, [0, 5]), 4)  # noqa: E731
+    draw = lambda: backends.own_rows(gan.latent.sample(8, [0, 5]), 4)  # noqa: E731
     first, second = strategy.experimental_local_results(strategy.run(draw))
     assert not np.allclose(first["z"], second["z"])
     whole = gan.latent.sample(8, [0, 5])

@@ -7,7 +7,8 @@ import pytest
 from keras import layers
 
 from data.datasets import DatasetError
-from models.networks import build_discriminator, build_generator, check_shape, dcgan_plan
+from models.networks import (ShapeError, build_discriminator, build_generator, check_shape,
+                             dcgan_plan)
 from models.variants import VARIANTS
 from training.config import Config, resolve
 from training.loop import build_gan
@@ -48,7 +49,7 @@ def test_no_normalization_on_the_discriminator_input_layer():
 
 @pytest.mark.parametrize("shape", [(30, 30, 1), (28, 32, 1), (2,)])
 def test_shapes_the_dcgan_networks_cannot_take(shape):
-    with pytest.raises(DatasetError):
+    with pytest.raises(ShapeError):
         check_shape("dcgan", shape)
 
 

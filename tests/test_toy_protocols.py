@@ -9,7 +9,8 @@ import tensorflow as tf
 from data.datasets import (TOY_CENTRES, TOY_STDS, DatasetError, load, make_train_dataset,
                            toy_training_set)
 from metrics.scores import toy_mode_metrics
-from models.networks import Maxout, build_discriminator, build_generator, check_shape
+from models.networks import (Maxout, ShapeError, build_discriminator, build_generator,
+                             check_shape)
 from models.variants import VARIANTS
 from training.config import Config, ConfigError, resolve
 from training.export import export_generator
@@ -129,7 +130,7 @@ def test_maxout_takes_the_max_of_consecutive_pieces():
 
 
 def test_toy_networks_refuse_images():
-    with pytest.raises(DatasetError, match="take 2-D points"):
+    with pytest.raises(ShapeError, match="take 2-D points"):
         check_shape("pacgan_toy", (28, 28, 1))
 
 

@@ -38,8 +38,17 @@ def export_generator(gan, is_image, path, class_names=(), generator=None):
         """The inverse of `to_output`: samples in the export's format -> what D takes."""
         return samples * 2.0 - 1.0 if is_image else samples / data_scale
 
+    def checks(latents):
+        """Every integer input (a class label, a code) in [0, its bound)."""
+        asserts = []
+        for name, bound in spec.bounds().items():
+            message = f"{name} must be in [0, {bound})"
+            asserts += [tf.debugging.assert_less(latents[name], bound, message=message),
+                        tf.debugging.assert_non_negative(latents[name], message=message)]
+        return asserts
+
     def generate(latents):
-        with tf.control_dependencies(spec.checks(latents)):
+        with tf.control_dependencies(checks(latents)):
             return to_output(generator(spec.generator_input(latents), training=False))
 
     def sample(num_samples, seed):
@@ -49,7 +58,8 @@ def export_generator(gan, is_image, path, class_names=(), generator=None):
         return {"samples": generate(latents),
                 **{name: value for name, value in latents.items() if name != "z"}}
 
-    inputs = spec.serving_inputs()
+    inputs = [tf.TensorSpec(shape, dtype, name=name)
+              for name, shape, dtype in spec.serving_inputs()]
 
     def serve(*args):
         return {"samples": generate({s.name: a for s, a in zip(inputs, args)})}

@@ -22,8 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.datasets import balanced_subset, check_batch, load, make_train_dataset
-from models.networks import check_shape
+from data.datasets import DatasetError, balanced_subset, check_batch, load, make_train_dataset
+from models.networks import ShapeError, check_shape
 from training import checkpoints, workdir
 from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
                                 SamplePictures, ScalarLogger, StopOnSignal)
@@ -181,9 +181,11 @@ def _train(config, verbose, callbacks, locks):
     if config.image_size and data.spec.is_image:
         shape = (config.image_size, config.image_size, shape[2])
     network = config.arch  # resolve made it "mlp" for image nets on toy data
-    check_shape(network, shape)
-    if config.g_arch:
-        check_shape(config.g_arch, shape)
+    try:
+        for arch in filter(None, (network, config.g_arch)):
+            check_shape(arch, shape)
+    except ShapeError as e:
+        raise DatasetError(str(e)) from None
     # Every refusal about the data comes before the run directory is created or touched.
     check_batch(data, config.batch_size * config.d_steps, config.train_points)
     config = dataclasses.replace(config, dataset_used=data.spec.name,
