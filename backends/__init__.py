@@ -1,5 +1,5 @@
 """What differs between Keras backends, behind one interface: one small module per backend
-(`backends/tensorflow.py`, `backends/jax.py`), chosen by the backend Keras runs on. Everything
+(`backends/tensorflow.py`, `backends/jax.py`, `backends/torch.py`), chosen by the backend Keras runs on. Everything
 in losses/ and models/ is written with `keras.ops` and calls these; the lowest layer of the
 project, it imports nothing of it. docs/backends.md says what each backend guarantees.
 
@@ -26,7 +26,7 @@ import importlib
 
 import keras
 
-_MODULES = {"tensorflow": "backends.tensorflow", "jax": "backends.jax"}
+_MODULES = {"tensorflow": "backends.tensorflow", "jax": "backends.jax", "torch": "backends.torch"}
 
 
 def current():

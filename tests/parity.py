@@ -11,6 +11,8 @@ that each call draws anew. It imports no TensorFlow.
                                             --hide-tensorflow, `import tensorflow` fails
 """
 import dataclasses
+import importlib.abc
+import importlib.machinery
 import os
 import sys
 
@@ -163,6 +165,8 @@ def unflatten(arrays, prefix):
 
 def augmented():
     """DiffAugment's three ops on fixed images, with injected draws (backends' draws)."""
+    import keras
+
     import backends
     from models import augment
     module, draws = backends.current(), Draws(3)
@@ -170,7 +174,8 @@ def augmented():
     module.uniform, module.fold_in = draws.uniform, lambda seed, i: seed
     try:
         images = np.random.default_rng(4).uniform(-1, 1, (BATCH, *SHAPE)).astype(np.float32)
-        return np.asarray(augment.diff_augment(images, augment.OPS, None, BATCH, BATCH))
+        return keras.ops.convert_to_numpy(augment.diff_augment(
+            keras.ops.convert_to_tensor(images), augment.OPS, None, BATCH, BATCH))
     finally:
         module.uniform, module.fold_in = saved
 
@@ -188,19 +193,26 @@ def main(source, target):
     np.savez(target, **out)
 
 
-class _HiddenTensorFlow:
-    """`import tensorflow` fails, as where it is not installed (without putting a None in
-    sys.modules, which Keras would take for an imported TensorFlow)."""
+class HiddenTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """`import tensorflow` fails as where it is not installed, while `find_spec` (which
+    PyTorch's compiler asks of every library it skips) finds a spec without a file, so nothing
+    that merely looks for TensorFlow trips on it."""
 
     def find_spec(self, name, path=None, target=None):
         if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError(f"No module named {name!r}")
+            return importlib.machinery.ModuleSpec(name, self)
         return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        raise ModuleNotFoundError(f"No module named {module.__name__!r}")
 
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if a != "--hide-tensorflow"]
     if "--hide-tensorflow" in sys.argv:
-        sys.meta_path.insert(0, _HiddenTensorFlow())
+        sys.meta_path.insert(0, HiddenTensorFlow())
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     main(*args)

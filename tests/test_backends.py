@@ -1,26 +1,28 @@
-"""Cross-backend parity: every variant class trains on JAX what it trains on TensorFlow.
+"""Cross-backend parity: every variant class trains on JAX and on PyTorch what it trains on
+TensorFlow.
 
 Each variant (tests/parity.py: its row with tiny nets on 16x16 images, batch 16; DCGAN and
 AC-GAN with --augment=color,translation and --ema) is trained for 3 Algorithm-1 iterations by
-Keras' `fit` here on TensorFlow, then on JAX in a process where `import tensorflow` fails,
+Keras' `fit` here on TensorFlow, then on JAX and on PyTorch, each in a process where
+`import tensorflow` fails,
 starting from TensorFlow's initial weights, on the same real batches and the same random draws
 (injected in call order). The tolerance, float32's after 3 iterations of the variant's own
 optimizer (Adam turns the rounding of an exactly-zero gradient, that of a bias before batch
 norm, into a step of the learning rate's size, so weights are compared by network):
 
-- every logged value of every iteration: |jax - tf| <= 1e-3 (|tf| + 0.01);
-- each network's weights: ||W_jax - W_tf|| <= 2e-3 ||W_tf - W_0||, the norm of what 3
+- every logged value of every iteration: |other - tf| <= 1e-3 (|tf| + 0.01);
+- each network's weights: ||W_other - W_tf|| <= 2e-3 ||W_tf - W_0||, the norm of what 3
   iterations moved them.
 
-A mutant of each loss term on JAX (its sign flipped, or weight 1 where it is logged only)
+A mutant of each loss term on the other backend (its sign flipped, or weight 1 where it is logged only)
 must break it: its first iteration's logs miss by more than 10x the tolerance.
 
 Two differences of Keras' layers between the backends are kept out, and said in
 docs/backends.md: TensorFlow's synchronized batch norm (the project's default on TensorFlow)
-computes the variance as E[x^2] - E[x]^2, which on 16 examples differs from JAX's in the 4th
+computes the variance as E[x^2] - E[x]^2, which on 16 examples differs from the others' in the 4th
 digit, so the reference is computed with plain batch norm; and the derivative of LeakyReLU at
 exactly 0 is the slope on TensorFlow and 1 on JAX, which cutout's zeroed squares reach, so
-cutout is compared on its own (`test_augment_is_the_same_function_on_jax`).
+cutout is compared on its own (`test_augment_is_the_same_function_on_every_backend`).
 """
 import os
 import subprocess
@@ -36,8 +38,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOG_RTOL, UPDATE_RTOL = 1e-3, 2e-3
 
 
+BACKENDS = ("jax", "torch")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """(TensorFlow's arrays, TensorFlow's runs, {backend: its arrays}); the other backends run
+    side by side."""
     folder = tmp_path_factory.mktemp("parity")
     module = backends.current()
     saved, module.SYNC_BATCH_NORM = module.SYNC_BATCH_NORM, False
@@ -48,13 +55,16 @@ def runs(tmp_path_factory):
     arrays = {"augmented": parity.augmented()}
     for name, run in reference.items():
         arrays.update(parity.flatten(name, *run))
-    np.savez(folder / "tf.npz", **arrays)
-    out = subprocess.run([sys.executable, parity.__file__, str(folder / "tf.npz"),
-                          str(folder / "jax.npz"), "--hide-tensorflow"],
-                         env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT),
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return arrays, reference, np.load(folder / "jax.npz")
+    np.savez(folder / "tensorflow.npz", **arrays)
+    processes = {backend: subprocess.Popen(
+        [sys.executable, parity.__file__, str(folder / "tensorflow.npz"),
+         str(folder / f"{backend}.npz"), "--hide-tensorflow"],
+        env=dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for backend in BACKENDS}
+    for backend, process in processes.items():
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, f"{backend}: {err[-3000:]}"
+    return arrays, reference, {b: np.load(folder / f"{b}.npz") for b in BACKENDS}
 
 
 def log_error(expected, logs):
@@ -75,18 +85,19 @@ def update_error(initial, expected, final):
     return worst
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(parity.SETTINGS))
-def test_each_variant_trains_on_jax_what_it_trains_on_tensorflow(runs, name):
-    _, reference, jax = runs
+def test_each_variant_trains_on_every_backend_what_it_trains_on_tensorflow(runs, name, backend):
+    _, reference, other = runs
     initial, logs, final = reference[name]
-    _, jax_logs, jax_final = parity.unflatten(jax, name)
+    _, other_logs, other_final = parity.unflatten(other[backend], name)
     assert len(logs) == parity.ITERATIONS
-    assert log_error(logs, jax_logs) <= LOG_RTOL
-    assert update_error(initial, final, jax_final) <= UPDATE_RTOL
+    assert log_error(logs, other_logs) <= LOG_RTOL
+    assert update_error(initial, final, other_final) <= UPDATE_RTOL
     terms = parity.loss_terms(logs[0])
     assert {"d_adv", "g_adv"} <= set(terms)
     for term in terms:
-        _, mutant_logs, _ = parity.unflatten(jax, f"{name}~{term}")
+        _, mutant_logs, _ = parity.unflatten(other[backend], f"{name}~{term}")
         assert log_error(logs[:1], mutant_logs) > 10 * LOG_RTOL, f"a wrong {term} went unseen"
 
 
@@ -99,8 +110,10 @@ def test_the_mutants_cover_every_loss_term_of_the_papers(runs):
                                 "g_info_categorical", "g_info_continuous"}
 
 
-def test_augment_is_the_same_function_on_jax(runs):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_augment_is_the_same_function_on_every_backend(runs, backend):
     """color, translation and cutout on the same images and draws: the same images."""
-    arrays, _, jax = runs
-    np.testing.assert_allclose(jax["augmented"], arrays["augmented"], rtol=1e-6, atol=1e-6)
+    arrays, _, other = runs
+    np.testing.assert_allclose(other[backend]["augmented"], arrays["augmented"], rtol=1e-6,
+                               atol=1e-6)
     assert (arrays["augmented"] == 0).any()  # cutout's square is there
