@@ -1,7 +1,8 @@
-"""Losses against hand-computed numbers and against the theory they rest on (TARGETS.md).
+"""Losses against hand-computed numbers, TF-GAN's reference vectors and the theory they rest on
+(TARGETS.md).
 
 Backend-neutral, as the losses are: this file runs on TensorFlow with the suite, and once more
-on JAX with TensorFlow unimportable (`test_the_losses_hold_on_jax`)."""
+on JAX and on PyTorch with TensorFlow unimportable (`test_the_losses_hold_on_every_backend`)."""
 import math
 import os
 import subprocess
@@ -192,16 +193,53 @@ def test_one_sided_label_smoothing_is_the_cross_entropy_with_target_t_on_real_da
     assert 1 / (1 + np.exp(-best)) == pytest.approx(t, abs=1e-3)
 
 
-def test_the_losses_hold_on_jax():
-    """This file again, on JAX, in a process where TensorFlow cannot be imported: the losses
-    and their backend module need nothing of it."""
-    if os.environ.get("KERAS_BACKEND") == "jax":
-        pytest.skip("this is the JAX run")
-    code = ("import sys; sys.modules['tensorflow'] = None; import pytest; "
+# TF-GAN's reference vectors (tensorflow/gan, tensorflow_gan/python/losses/losses_impl_test.py):
+# D's logits on real and generated data, and each loss's batch mean, to its 5 decimals.
+TFGAN_REAL, TFGAN_GENERATED = [-5.0, 1.4, 12.5, 2.7], [10.0, 4.4, -5.5, 3.6]
+
+
+def _mean(x):
+    return float(np.mean(_np(x)))
+
+
+def test_tf_gan_reference_vectors():
+    real = np.array(TFGAN_REAL, np.float32)
+    fake = np.array(TFGAN_GENERATED, np.float32)
+    # modified_generator_loss: -log D(G(z)).
+    assert _mean(losses.non_saturating_generator_loss(fake)) == pytest.approx(1.38582, abs=1e-5)
+    # minimax_discriminator_loss at its default label_smoothing 0.25, which moves real data's
+    # target to 1 - 0.25 / 2.
+    assert _mean(losses.discriminator_loss(real, fake, 0.875)) == pytest.approx(6.19637,
+                                                                                 abs=1e-5)
+    # minimax_generator_loss is minus that D loss with real logits of 1 and no smoothing: our
+    # log(1 - D(G(z))) plus the constant -log D(1) = softplus(-1).
+    assert (_mean(losses.minimax_generator_loss(fake)) - math.log1p(math.exp(-1.0))
+            == pytest.approx(-4.82408, abs=1e-5))
+    assert _mean(losses.wasserstein_generator_loss(fake)) == pytest.approx(-3.125, abs=1e-5)
+    assert _mean(losses.critic_loss(real, fake)) == pytest.approx(0.225, abs=1e-5)
+    # acgan_generator_loss and acgan_discriminator_loss (one-hot labels 1, 2, 0, 0).
+    generated = np.array([[10.0, 4.4, -5.5, 3.6], [-4.0, 4.4, 5.2, 4.6], [1.1, 2.4, -3.5, 5.6],
+                          [1.1, 2.4, -3.5, 5.6]], np.float32)
+    on_real = np.array([[-2.0, 0.4, 12.5, 2.7], [-1.2, 1.9, 12.3, 2.6], [-2.4, -1.7, 2.5, 2.7],
+                        [1.1, 2.4, -3.5, 5.6]], np.float32)
+    labels = np.array([1, 2, 0, 0], np.int32)
+    assert _mean(losses.class_loss(labels, generated)) == pytest.approx(3.84974, abs=1e-5)
+    assert (_mean(losses.class_loss(labels, on_real)) + _mean(losses.class_loss(labels, generated))
+            == pytest.approx(9.43950, abs=1e-5))
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_losses_hold_on_every_backend(backend):
+    """This file again, on JAX and on PyTorch, in a process where TensorFlow cannot be imported:
+    the losses and their backend module need nothing of it."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        pytest.skip("this is the run on another backend")
+    code = ("import sys; sys.path.insert(0, 'tests'); import parity; "
+            "sys.meta_path.insert(0, parity.HiddenTensorFlow()); import pytest; "
             f"sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-o', 'addopts=', "
             f"'--noconftest', {__file__!r}]))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=300,
-                            env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT))
+                            env=dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
