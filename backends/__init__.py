@@ -1,7 +1,8 @@
 """What differs between Keras backends, behind one interface: one small module per backend
-(`backends/tensorflow.py`, `backends/jax.py`, `backends/torch.py`), chosen by the backend Keras runs on. Everything
-in losses/ and models/ is written with `keras.ops` and calls these; the lowest layer of the
-project, it imports nothing of it. docs/backends.md says what each backend guarantees.
+(`backends/tensorflow.py`, `backends/jax.py`, `backends/torch.py`), chosen by the backend Keras
+runs on. Everything in losses/ and models/ is written with `keras.ops` and calls these; the
+lowest layer of the project, it imports nothing of it. docs/backends.md says what each backend
+guarantees.
 
 Gradients
     input_gradient(fn, x)           d sum(fn(x)) / dx, itself differentiable (WGAN-GP's penalty

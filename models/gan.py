@@ -1,7 +1,8 @@
 """`GAN(keras.Model)`: the vanilla GAN (Goodfellow et al. 2014), and Algorithm 1 for every variant.
 
-`train_step` is Algorithm 1 of the GAN paper (and of WGAN / WGAN-GP): `d_steps` discriminator
-updates, each on its own real minibatch and fresh noise, then one generator update. A variant is
+`algorithm_1` is Algorithm 1 of the GAN paper (and of WGAN / WGAN-GP): `d_steps` discriminator
+updates, each on its own real minibatch and fresh noise, then one generator update
+(`train_step` hands it Keras' calls). A variant is
 a subclass that extends what that skeleton calls, never the skeleton itself:
 
     make_latent()                what G is fed (here: Gaussian noise z)
@@ -24,7 +25,6 @@ the logs are global means.
 import dataclasses
 
 import keras
-from keras import ops
 
 import backends
 import losses

@@ -8,8 +8,9 @@ Critic loss (Algorithm 1 of both papers; losses/adversarial.py, losses/penalties
     w <- clip(w, -c, c) after every critic update                          (WGAN)
     L_G = -E[f(G(z))]
 The critic has no sigmoid: `d_real` / `d_fake` log its raw values (the loss row's `output`),
-and their difference is the estimate of the Earth-Mover distance. The `d_steps` critic updates per generator update are the
-skeleton's (models/gan.py), as is the choice of the Wasserstein loss pair (`loss` in the table).
+and their difference is the estimate of the Earth-Mover distance. The `d_steps` critic updates
+per generator update are the skeleton's (models/gan.py), as is the choice of the Wasserstein
+loss pair (`loss` in the table).
 """
 import functools
 

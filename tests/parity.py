@@ -112,8 +112,8 @@ def train(name, initial=None, mutant=None, iterations=ITERATIONS):
     start = {net: model.get_weights() for net, model in networks(gan).items()}
     if mutant:
         mutate(gan, mutant)
-    logs = []
-    log = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None, rows=logs: rows.append(
+    rows = []  # the logs of each iteration
+    log = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: rows.append(
         {k: float(np.asarray(v)) for k, v in logs.items()}))
     module, draws = backends.current(), Draws(2)
     saved = module.normal, module.uniform
@@ -123,7 +123,7 @@ def train(name, initial=None, mutant=None, iterations=ITERATIONS):
         gan.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[log])
     finally:
         module.normal, module.uniform = saved
-    return start, logs, {net: model.get_weights() for net, model in networks(gan).items()}
+    return start, rows, {net: model.get_weights() for net, model in networks(gan).items()}
 
 
 def loss_terms(logs):

@@ -14,8 +14,8 @@ norm, into a step of the learning rate's size, so weights are compared by networ
 - each network's weights: ||W_other - W_tf|| <= 2e-3 ||W_tf - W_0||, the norm of what 3
   iterations moved them.
 
-A mutant of each loss term on the other backend (its sign flipped, or weight 1 where it is logged only)
-must break it: its first iteration's logs miss by more than 10x the tolerance.
+A mutant of each loss term on the other backend (its sign flipped, or weight 1 where it is
+logged only) must break it: its first iteration's logs miss by more than 10x the tolerance.
 
 Two differences of Keras' layers between the backends are kept out, and said in
 docs/backends.md: TensorFlow's synchronized batch norm (the project's default on TensorFlow)
