@@ -296,7 +296,8 @@ def _pacgan_generator(z, out_dim, width, norm="batch"):
                          name=f"dense_{i}")(x)
         if norm == "batch":
             # Blocks' batch norm: epsilon 1e-4; population statistics p <- 0.95 p + 0.05 m.
-            x = layers.BatchNormalization(momentum=0.95, epsilon=1e-4, synchronized=True,
+            x = layers.BatchNormalization(momentum=0.95, epsilon=1e-4,
+                                          synchronized=backends.SYNC_BATCH_NORM,
                                           name=f"dense_{i}_bn")(x)
         x = layers.ReLU()(x)
     return layers.Dense(out_dim, kernel_initializer=_pacgan_init(), name="sample",

@@ -6,9 +6,10 @@ real batches and the same random draws: every stateless draw of backends/ (laten
 eps, DiffAugment's) is replaced by numpy's generator in call order, the step running eagerly so
 that each call draws anew. It imports no TensorFlow.
 
-    python tests/parity.py IN.npz OUT.npz   runs every variant (and each mutant) on this
-                                            process's backend from IN's weights; with
-                                            --hide-tensorflow, `import tensorflow` fails
+    python tests/parity.py IN.npz OUT.npz   runs every variant on this process's backend from
+                                            IN's weights; with --mutants, also each loss
+                                            term's mutant; with --hide-tensorflow, `import
+                                            tensorflow` fails
 """
 import dataclasses
 import importlib.abc
@@ -23,7 +24,10 @@ SHAPE, NUM_CLASSES, BATCH, ITERATIONS = (16, 16, 1), 10, 16, 3
 AUGMENT_EMA = {"augment": "color,translation", "ema": 0.9}
 SETTINGS = {"gan": {"width": 16}, "dcgan": {"width": 8, **AUGMENT_EMA},
             "wgan": {"width": 8}, "wgan_gp": {"width": 8}, "infogan": {"width": 8},
-            "acgan": {"width": 8, **AUGMENT_EMA}}
+            "acgan": {"width": 8, **AUGMENT_EMA},
+            # PacGAN's toy protocol: its 2-D nets (maxout D, G with batch norm), on points.
+            "gan_ring8": {"width": 16}}
+TOY = {"gan_ring8": ("ring8", "gan")}  # a toy row: (mixture, variant)
 OUTPUTS = ("d_real", "d_fake")  # D's outputs: logged, not loss terms
 
 
@@ -54,8 +58,13 @@ def _shape(shape):
 
 
 def variant_of(name):
-    from models.variants import VARIANTS
-    return dataclasses.replace(VARIANTS[name], **SETTINGS[name])
+    from models.variants import TOY_VARIANTS, VARIANTS
+    row = TOY_VARIANTS[TOY[name][0]][TOY[name][1]] if name in TOY else VARIANTS[name]
+    return dataclasses.replace(row, **SETTINGS[name])
+
+
+def shape_of(name):
+    return (2,) if name in TOY else SHAPE
 
 
 def networks(gan):
@@ -66,11 +75,11 @@ def networks(gan):
     return nets
 
 
-def batches(variant):
-    """The real images [N, d_steps, *SHAPE] in [-1, 1] and their labels, N = 3 batches."""
+def batches(variant, shape):
+    """The real data [N, d_steps, *shape] in [-1, 1] and their labels, N = 3 batches."""
     rng = np.random.default_rng(1)
     n = ITERATIONS * BATCH
-    x = rng.uniform(-1, 1, (n, variant.d_steps, *SHAPE)).astype(np.float32)
+    x = rng.uniform(-1, 1, (n, variant.d_steps, *shape)).astype(np.float32)
     y = rng.integers(0, NUM_CLASSES, (n, variant.d_steps)).astype(np.int32)
     return x, y
 
@@ -98,7 +107,7 @@ def train(name, initial=None, mutant=None, iterations=ITERATIONS):
     import backends
     variant = variant_of(name)
     keras.utils.set_random_seed(0)
-    gan = variant.model_class(variant, SHAPE, NUM_CLASSES, seed=0)
+    gan = variant.model_class(variant, shape_of(name), NUM_CLASSES, seed=0)
 
     def optimizer(lr):
         if variant.optimizer == "rmsprop":
@@ -119,7 +128,7 @@ def train(name, initial=None, mutant=None, iterations=ITERATIONS):
     saved = module.normal, module.uniform
     module.normal, module.uniform = draws.normal, draws.uniform
     try:
-        x, y = (a[:iterations * BATCH] for a in batches(variant))
+        x, y = (a[:iterations * BATCH] for a in batches(variant, shape_of(name)))
         gan.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[log])
     finally:
         module.normal, module.uniform = saved
@@ -180,14 +189,14 @@ def augmented():
         module.uniform, module.fold_in = saved
 
 
-def main(source, target):
+def main(source, target, mutants=False):
     reference = np.load(source)
     out = {"augmented": augmented()}
     for name in SETTINGS:
         initial, ref_logs, _ = unflatten(reference, name)
         _, logs, final = train(name, initial)
         out.update(flatten(name, None, logs, final))
-        for term in loss_terms(ref_logs[0]):
+        for term in loss_terms(ref_logs[0]) if mutants else ():
             _, logs, final = train(name, initial, mutant=term, iterations=1)
             out.update(flatten(f"{name}~{term}", None, logs, final))
     np.savez(target, **out)
@@ -211,8 +220,8 @@ class HiddenTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--hide-tensorflow"]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if "--hide-tensorflow" in sys.argv:
         sys.meta_path.insert(0, HiddenTensorFlow())
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    main(*args)
+    main(*args, mutants="--mutants" in sys.argv)
