@@ -2,7 +2,7 @@
 
     python -m benchmarks.backends [--settings=dcgan,wgan_gp_toy,pacgan_toy,infogan]
                                   [--backends=tensorflow,jax,torch] [--steps=150] [--warmup=20]
-                                  [--rounds=2] [--out=results/backends_cpu.json]
+                                  [--rounds=2] [--out=results/backends_cpu/backends_cpu.json]
 
 Each measurement is a fresh process with KERAS_BACKEND set, which builds the variant's class
 from its row (the paper's networks, batch and optimizer; the toy rows of models/variants.py for
@@ -25,6 +25,7 @@ trainer. The settings:
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -148,9 +149,9 @@ def main(argv):
     for setting in FLAGS.settings:
         medians = {}
         for backend in FLAGS.backends:
-            values = sorted(r["median_ms"] for r in results
-                            if r["setting"] == setting and r["backend"] == backend)
-            medians[backend] = values[len(values) // 2]
+            medians[backend] = statistics.median(
+                r["median_ms"] for r in results
+                if r["setting"] == setting and r["backend"] == backend)
         base = medians.get("tensorflow")
         print(f"  {setting:12s} " + "  ".join(
             f"{b} {m:.2f}" + (f" ({base / m:.2f}x)" if base and b != "tensorflow" else "")
