@@ -61,7 +61,7 @@ def measure(setting):
     import keras
     import numpy as np
 
-    from models.variants import TOY_VARIANTS, VARIANTS
+    from models.variants import TOY_VARIANTS, VARIANTS, make_optimizer
     name, toy, shape, batch = SETTINGS[setting]
     variant = TOY_VARIANTS[toy][name] if toy else VARIANTS[name]
     batch = batch or variant.batch_size
@@ -76,12 +76,8 @@ def measure(setting):
     keras.utils.set_random_seed(0)
     gan = variant.model_class(variant, shape, 10, seed=0)
 
-    def optimizer(lr):
-        if variant.optimizer == "rmsprop":
-            return keras.optimizers.RMSprop(lr)
-        return keras.optimizers.Adam(lr, beta_1=variant.beta_1, beta_2=variant.beta_2)
-
-    gan.compile(optimizer(variant.d_lr), optimizer(variant.g_lr), jit_compile=jit)
+    gan.compile(make_optimizer(variant, variant.d_lr), make_optimizer(variant, variant.g_lr),
+                jit_compile=jit)
     calls = FLAGS.warmup + FLAGS.steps
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (calls * batch, variant.d_steps, *shape)).astype(np.float32)

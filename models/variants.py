@@ -11,6 +11,8 @@ baseline (packing 1), `wgan` and `wgan_gp` are gan_toy.py's two modes. training/
 import dataclasses
 import types
 
+import keras
+
 from losses import LOSSES
 from models.acgan import ACGAN
 from models.augment import check_policy
@@ -216,6 +218,14 @@ def variant_for(model, dataset, toy_defaults=True):
     if toy_defaults and model in TOY_VARIANTS.get(dataset, {}):
         return TOY_VARIANTS[dataset][model]
     return VARIANTS[model]
+
+
+def make_optimizer(row, lr):
+    """The optimizer `row` names (a Variant, or a resolved Config, which has the same fields)
+    at learning rate `lr`: RMSprop, or Adam with the row's beta_1 and beta_2."""
+    if row.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr)
+    return keras.optimizers.Adam(lr, beta_1=row.beta_1, beta_2=row.beta_2)
 
 
 def _optimizer(v):

@@ -105,16 +105,13 @@ def train(name, initial=None, mutant=None, iterations=ITERATIONS):
     import keras
 
     import backends
+    from models.variants import make_optimizer
     variant = variant_of(name)
     keras.utils.set_random_seed(0)
     gan = variant.model_class(variant, shape_of(name), NUM_CLASSES, seed=0)
 
-    def optimizer(lr):
-        if variant.optimizer == "rmsprop":
-            return keras.optimizers.RMSprop(lr)
-        return keras.optimizers.Adam(lr, beta_1=variant.beta_1, beta_2=variant.beta_2)
-
-    gan.compile(optimizer(variant.d_lr), optimizer(variant.g_lr), run_eagerly=True)
+    gan.compile(make_optimizer(variant, variant.d_lr), make_optimizer(variant, variant.g_lr),
+                run_eagerly=True)
     if initial:
         for net, model in networks(gan).items():
             model.set_weights(initial[net])

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from data.datasets import DatasetError, balanced_subset, check_batch, load, make_train_dataset
+from models import variants
 from models.networks import ShapeError, check_shape
 from training import checkpoints, workdir
 from training.callbacks import (Checkpointer, NonFiniteGuard, ProgressLines, RunError,
@@ -35,10 +36,7 @@ from training.xla import resolve_jit_compile
 def make_optimizer(config, lr):
     """The optimizer of a resolved config (`optimizer`, `beta_1`, `beta_2`, `mixed_precision`)
     at learning rate `lr`."""
-    if config.optimizer == "rmsprop":
-        optimizer = keras.optimizers.RMSprop(lr)
-    else:
-        optimizer = keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2)
+    optimizer = variants.make_optimizer(config, lr)
     # Keras wraps only `model.optimizer`; a GAN's two optimizers each need their own loss scale.
     return keras.optimizers.LossScaleOptimizer(optimizer) if config.mixed_precision else optimizer
 
