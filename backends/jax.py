@@ -14,6 +14,11 @@ import jax.numpy as jnp
 import keras
 from keras.src.backend.common.stateless_scope import get_stateless_scope
 
+# The loops (Python loops) and the replica reductions (one global batch), shared with the other
+# backend without replica contexts.
+from backends.global_batch import (global_logs, grad_norm, num_replicas,  # noqa: F401
+                                   own_rows, repeat, share_of_mean, stacked)
+
 UNROLL = [True]  # JAX traces Python loops unrolled: the only way here
 SYNC_BATCH_NORM = False  # BatchNormalization(synchronized=...)
 STEP_DTYPE = "int32"  # int64 needs jax_enable_x64, which would change every other dtype
@@ -74,19 +79,6 @@ def uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
     return jax.random.uniform(seed, tuple(shape), jnp.dtype(dtype), minval, maxval)
 
 
-# === Loops: traced as Python loops (the step is one jitted program all the same) ===
-
-def repeat(body, n, logs, jit_compile=False):
-    for i in range(1, n):
-        logs = body(i)
-    return logs
-
-
-def stacked(body, k):
-    rows = [body(i) for i in range(k)]
-    return {name: jnp.stack([row[name] for row in rows]) for name in rows[0]}
-
-
 class Optimizers:
     """What Keras' JAX trainer asks of `model.optimizer`: the variables of the state it passes
     (here D's optimizer's, then G's), built in the model's compile."""
@@ -118,27 +110,3 @@ def stateful_step(model, run, args):
     with keras.StatelessScope(state_mapping=mapping) as scope:
         logs = run(data)
     return logs, tuple([scope.get_current_value(v) for v in variables] for variables in groups)
-
-
-# === Replicas: keras.distribution shards global arrays, so the step sees the global batch ===
-
-def num_replicas():
-    return 1
-
-
-def own_rows(tensors, size):
-    return tensors
-
-
-def share_of_mean(per_example, global_size):
-    return jnp.sum(per_example) / global_size
-
-
-def grad_norm(grads, optimizer):
-    scale = getattr(optimizer, "dynamic_scale", None)
-    norm = jnp.sqrt(sum(jnp.sum(jnp.square(g.astype(jnp.float32))) for g in grads))
-    return norm if scale is None else norm / scale
-
-
-def global_logs(logs):
-    return logs

@@ -10,6 +10,11 @@ Keras' PyTorch trainer has no distribution: one device.
 import keras
 import torch
 
+# The loops (Python loops) and the replica reductions (one global batch), shared with the other
+# backend without replica contexts.
+from backends.global_batch import (global_logs, grad_norm, num_replicas,  # noqa: F401
+                                   own_rows, repeat, share_of_mean, stacked)
+
 UNROLL = [True]  # eager: Python loops
 SYNC_BATCH_NORM = False
 STEP_DTYPE = "int64"
@@ -72,19 +77,6 @@ def uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
     return _on_device(minval + (maxval - minval) * u)
 
 
-# === Loops ===
-
-def repeat(body, n, logs, jit_compile=False):
-    for i in range(1, n):
-        logs = body(i)
-    return logs
-
-
-def stacked(body, k):
-    rows = [body(i) for i in range(k)]
-    return {name: torch.stack([row[name] for row in rows]) for name in rows[0]}
-
-
 def prepare(model):
     """Nothing: Keras' PyTorch trainer keeps no state of its own."""
 
@@ -92,27 +84,3 @@ def prepare(model):
 def stateful_step(model, run, args):
     (data,) = args
     return run(data)
-
-
-# === Replicas: one device ===
-
-def num_replicas():
-    return 1
-
-
-def own_rows(tensors, size):
-    return tensors
-
-
-def share_of_mean(per_example, global_size):
-    return torch.sum(per_example) / global_size
-
-
-def grad_norm(grads, optimizer):
-    scale = getattr(optimizer, "dynamic_scale", None)
-    norm = torch.sqrt(sum(torch.sum(torch.square(g.to(torch.float32))) for g in grads))
-    return norm if scale is None else norm / scale
-
-
-def global_logs(logs):
-    return logs
