@@ -32,6 +32,8 @@ import time
 
 from absl import app, flags
 
+from benchmarks import child_result, summarize
+
 flags.DEFINE_list("settings", ["dcgan", "wgan_gp_toy", "pacgan_toy", "infogan"],
                   "Steps to time (see the module's docstring).")
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Keras backends to time.")
@@ -48,12 +50,6 @@ SETTINGS = {"dcgan": ("dcgan", None, (28, 28, 1), 128),
             "wgan_gp_toy": ("wgan_gp", "ring8", (2,), None),
             "pacgan_toy": ("gan", "ring8", (2,), None),
             "infogan": ("infogan", None, (28, 28, 1), None)}
-
-
-def summarize(step_seconds):
-    import numpy as np
-    q25, q50, q75 = np.percentile(np.asarray(step_seconds) * 1e3, [25, 50, 75])
-    return {"median_ms": float(q50), "q25_ms": float(q25), "q75_ms": float(q75)}
 
 
 def measure(setting):
@@ -120,10 +116,10 @@ def run_child(setting, backend):
             f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}"]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    if not lines:
+    result = child_result(out)
+    if result is None:
         sys.exit(f"benchmark of {setting} on {backend} failed:\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return result
 
 
 def main(argv):

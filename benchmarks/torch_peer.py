@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmarks.train_step import summarize
+from benchmarks import summarize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAXOUT_PIECES = 5  # models/networks.py's (that module imports TensorFlow: not imported here)

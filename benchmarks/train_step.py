@@ -32,6 +32,7 @@ import time
 
 from absl import app, flags
 
+from benchmarks import child_result, summarize
 from benchmarks.flops import step_flops
 
 flags.DEFINE_string("models", "gan,dcgan,wgan,wgan_gp,infogan,acgan", "Variants to time.")
@@ -75,16 +76,6 @@ def matmul_peak_flops(n=2048, repeats=20):
         out.numpy()
         best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - start))
     return best
-
-
-def summarize(step_seconds):
-    """Median and interquartile range, in ms; and the 10th percentile, a second view when the
-    machine drifts (one DCGAN process of 2026-11-30 stepped at 210-230 ms, then at 380-390 ms
-    for runs of 8 steps)."""
-    import numpy as np
-    q10, q25, q50, q75 = np.percentile(np.asarray(step_seconds) * 1e3, [10, 25, 50, 75])
-    return {"median_ms": float(q50), "q25_ms": float(q25), "q75_ms": float(q75),
-            "q10_ms": float(q10)}
 
 
 def measure(model, jit):
@@ -188,10 +179,10 @@ def run_child(model, jit):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
                TF_ENABLE_ONEDNN_OPTS=str(int(FLAGS.onednn)))
     out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    if not lines:
+    result = child_result(out)
+    if result is None:
         sys.exit(f"benchmark of {model} failed:\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return result
 
 
 def whole_run_seconds(model, jit, steps):
@@ -237,10 +228,10 @@ def run_torch(settings):
     out = subprocess.run([sys.executable, "-m", "benchmarks.torch_peer", json.dumps(settings),
                           str(FLAGS.steps), str(FLAGS.warmup)], capture_output=True, text=True,
                          cwd=ROOT)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    if not lines:
+    result = child_result(out)
+    if result is None:
         sys.exit(f"the PyTorch peer failed (pip install -e \".[bench]\"):\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return result
 
 
 def main(argv):

@@ -17,6 +17,8 @@ import time
 
 from absl import app, flags
 
+from benchmarks import child_result
+
 # name: XLA_FLAGS (None: XLA off). The options exist in this TensorFlow's XLA (2.21); XNNPACK
 # is on by default, so one setting turns it off.
 CONFIGS = {
@@ -49,10 +51,10 @@ def measure(model, xla_flags):
                           f"--steps={FLAGS.steps}", "--warmup=20", f"--dataset={FLAGS.dataset}",
                           f"--steps_per_execution={FLAGS.steps_per_execution}"],
                          capture_output=True, text=True, env=env, cwd=ROOT)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    if not lines:
+    result = child_result(out)
+    if result is None:
         return {"failed": out.stderr[-800:]}
-    return dict(json.loads(lines[-1][len("RESULT "):]), process_seconds=time.time() - started)
+    return dict(result, process_seconds=time.time() - started)
 
 
 def main(argv):
