@@ -2,6 +2,7 @@
 
     python -m benchmarks.quickstart [--seed=N] [--workdir=runs/quickstart_acgan] [--out=FILE]
     python -m benchmarks.quickstart --ema=0.999 [--augment=POLICY] --seed=N   # the same, with them
+    python -m benchmarks.quickstart --backend=jax --seed=N     # KERAS_BACKEND=jax python train.py
 
 Runs `python train.py --model=acgan` with default flags (its own process, a fresh --workdir, so
 the wall time includes start-up, data loading, XLA compiling and the export: what a user waits
@@ -24,6 +25,8 @@ flags.DEFINE_string("out", None, "Where the JSON goes (default: results/quicksta
 flags.DEFINE_integer("seed", 0, "The run's --seed (0: the command as the README gives it).")
 flags.DEFINE_float("ema", 0.0, "The run's --ema (0: off, as the README's command).")
 flags.DEFINE_string("augment", "", "The run's --augment (empty: off, as the README's command).")
+flags.DEFINE_enum("backend", "tensorflow", ["tensorflow", "jax", "torch"],
+                  "KERAS_BACKEND of the training run (eval.py runs on TensorFlow).")
 FLAGS = flags.FLAGS
 
 GOAL_ACCURACY, GOAL_SECONDS = 95.0, 600.0
@@ -37,19 +40,23 @@ def main(argv):
     seed = [f"--seed={FLAGS.seed}"] if FLAGS.seed else []
     seed += ([f"--ema={FLAGS.ema:g}"] if FLAGS.ema else []) + (
         [f"--augment={FLAGS.augment}"] if FLAGS.augment else [])
+    env = dict(os.environ, KERAS_BACKEND=FLAGS.backend)
     start = time.perf_counter()
     subprocess.run(command + seed, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                   stderr=subprocess.DEVNULL, env=env)
     train_seconds = time.perf_counter() - start
     subprocess.run([sys.executable, "eval.py", f"--workdir={FLAGS.workdir}"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=dict(os.environ, KERAS_BACKEND="tensorflow"))
     with open(os.path.join(FLAGS.workdir, "eval", "metrics.json")) as f:
         metrics = json.load(f)
     with open(os.path.join(FLAGS.workdir, "config.json")) as f:
         config = json.load(f)
     row = next(r for r in metrics["rows"] if r["metric"] == "AC-GAN accuracy %")
     per_class = metrics["details"]["acgan_accuracy_per_class"]["model"]
-    result = {"command": " ".join(["python"] + command[1:2] + ["--model=acgan"] + seed),
+    prefix = [] if FLAGS.backend == "tensorflow" else [f"KERAS_BACKEND={FLAGS.backend}"]
+    result = {"command": " ".join(prefix + ["python"] + command[1:2] + ["--model=acgan"] + seed),
+              "backend": FLAGS.backend,
               "onednn_kernels": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "1",
               "train_steps": config["train_steps"], "data": config["dataset_used"],
               "wall_seconds": round(train_seconds, 1),
@@ -59,7 +66,8 @@ def main(argv):
               "goal": {"accuracy_pct": GOAL_ACCURACY, "wall_seconds": GOAL_SECONDS},
               "reached": row["model"] >= GOAL_ACCURACY and train_seconds < GOAL_SECONDS,
               "machine": f"{len(os.sched_getaffinity(0))} of {os.cpu_count()} CPUs"}
-    kernels = "onednn" if result["onednn_kernels"] else "eigen_xla"
+    kernels = ("onednn" if result["onednn_kernels"] else "eigen_xla"
+               ) if FLAGS.backend == "tensorflow" else FLAGS.backend
     setting = (f"_ema{FLAGS.ema:g}" if FLAGS.ema else "") + (
         f"_augment_{FLAGS.augment.replace(',', '+')}" if FLAGS.augment else "")
     out = FLAGS.out or f"results/quickstart/{kernels}{setting}_seed{FLAGS.seed}.json"

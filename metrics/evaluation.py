@@ -24,7 +24,7 @@ from metrics.classifier import CLASSIFIER_DATASETS, load_classifier
 from metrics.classifier import predict as classify
 from metrics.inception import InceptionFeatures, InceptionUnavailable
 from models import latent_of_export
-from training import visualize
+from training import checkpoints, visualize
 
 TOY_SAMPLES = 2500          # VEEGAN / PacGAN protocol
 MAX_REFERENCE = 10000       # real training examples used as the reference set
@@ -343,8 +343,8 @@ LATENT_ROWS = {"class_accuracy": _class_accuracy, "code_accuracy": _code_accurac
 
 def run_step(workdir):
     """The step of a run's latest checkpoint (0 when unknown)."""
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")) if workdir else None
-    return int(latest.rsplit("-", 1)[1]) if latest else 0
+    latest = checkpoints.latest(os.path.join(workdir, "checkpoints")) if workdir else None
+    return checkpoints.step_of(latest) if latest else 0
 
 
 def evaluate(saved_model, dataset, out_dir, num_samples=10000, split_size=1000, seed=0,

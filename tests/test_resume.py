@@ -15,7 +15,7 @@ import tensorflow as tf
 from data.datasets import load, make_train_dataset
 from training import workdir
 from training.callbacks import RunError
-from training.checkpoints import make_checkpoint
+from training.checkpoints import ArrayCheckpoints, latest, make_checkpoint, restore, step_of
 from training.config import Config, ConfigError, resolve, resume_mismatch
 from training.loop import build_gan, split_for_d_steps, train
 
@@ -23,16 +23,22 @@ from test_cli import run
 
 
 def checkpoint_state(workdir):
-    """{variable name: value} of the latest checkpoint: G, D, both optimizers, step."""
-    path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    """{variable name: value} of the latest checkpoint: G, D, both optimizers, step (either
+    format: a tf.train.Checkpoint, or the `ckpt-N.npz` of JAX and PyTorch runs)."""
+    path = latest(os.path.join(workdir, "checkpoints"))
+    if path.endswith(".npz"):
+        with np.load(path) as saved:
+            return {name: saved[name] for name in saved.files if name != "manifest"}
     reader = tf.train.load_checkpoint(path)
     return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
             if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))}
 
 
 def saved_steps(workdir):
-    return sorted(int(p.split("-")[-1].split(".")[0])
-                  for p in glob.glob(os.path.join(workdir, "checkpoints", "ckpt-*.index")))
+    """The steps of the checkpoints in `workdir`, of either format."""
+    return sorted(step_of(p.removesuffix(".index")) for p in glob.glob(
+        os.path.join(workdir, "checkpoints", "ckpt-*.index")) + glob.glob(
+        os.path.join(workdir, "checkpoints", "ckpt-*.npz")))
 
 
 def _trained_gan(config, steps):
@@ -63,6 +69,41 @@ def test_checkpoint_round_trip_restores_networks_optimizers_and_step(make_config
                     fresh.generator.weights + fresh.discriminator.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # incl. batch-norm statistics
     assert int(fresh.step.numpy()) == 3
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "other model"])
+def test_the_array_format_of_jax_and_pytorch_runs_round_trips_and_refuses_damage(
+        make_config, tmp_path, damage):
+    """`ArrayCheckpoints` (ckpt-N.npz), run here on TensorFlow's variables: it restores every
+    variable bit for bit, ignores what a killed save left (`ckpt-N.npz.tmp`), and a damaged
+    file gets restore's one-line refusal and is left as it is. (A JAX run killed for real and
+    resumed bit for bit: test_robustness.py.)"""
+    config, variant, data, gan = _trained_gan(make_config(model="acgan"), steps=3)
+    directory = str(tmp_path / "checkpoints")
+    path = ArrayCheckpoints(gan, directory, 2).save(3)
+    (tmp_path / "checkpoints" / "ckpt-4.npz.tmp").write_bytes(b"a killed save")
+    fresh = build_gan(config, data.spec.shape, data.spec.num_classes)
+    manager = ArrayCheckpoints(fresh, directory, 2)
+    assert manager.latest_checkpoint == path and restore(manager, manager) == path
+    assert len(gan.variables) > 20 and int(fresh.step.numpy()) == 3
+    for a, b in zip(gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables,
+                    fresh.variables + fresh.d_optimizer.variables + fresh.g_optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+    if damage == "other model":
+        other = build_gan(resolve(make_config(model="gan")), data.spec.shape,
+                          data.spec.num_classes)
+        manager = ArrayCheckpoints(other, directory, 2)
+    else:
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.truncate(size // 2) if damage == "truncate" else f.write(b"\xff" * size)
+    before = open(path, "rb").read()
+    with pytest.raises(RunError, match=r"cannot restore .*ckpt-3\.npz \(.*\); it is corrupt, "
+                       r"truncated or from another model: delete its files to resume from "
+                       r"scratch, or pass --overwrite to start over"):
+        restore(manager, manager)
+    assert open(path, "rb").read() == before
 
 
 def _checkpoint_state(workdir):

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import backends
 from models import augment
 from training import visualize, workdir
 from training.distribute import is_peer_failure
@@ -208,7 +209,8 @@ class SamplePictures(keras.callbacks.Callback):
         """{tag: [H, W, C] float image in [0, 1]}."""
         spec, generator = self.gan.latent, self.gan.sampler  # the average under --ema
         if self.real_points is not None:
-            samples = self.gan.samples(spec.sample(1000, [1234, 0])).numpy()
+            samples = keras.ops.convert_to_numpy(self.gan.samples(spec.sample(
+                1000, backends.step_seed(1234, 0))))
             png = visualize.scatter_png(samples, self.real_points,
                                         title=f"step {int(self.gan.step.numpy())}")
             return {"samples": tf.io.decode_png(png, channels=3).numpy() / 255.0}
@@ -228,8 +230,9 @@ class SamplePictures(keras.callbacks.Callback):
             return {}
         cols = min(8, len(self.real_images))
         rows = min(8, len(self.real_images) // cols)
-        real = tf.convert_to_tensor(self.real_images[:rows * cols], tf.float32)
-        seen = self.gan.seen(real, tf.constant([self.gan.seed, 0], tf.int64), augment.REAL,
+        real = keras.ops.convert_to_tensor(np.asarray(self.real_images[:rows * cols]),
+                                           "float32")
+        seen = self.gan.seen(real, backends.step_seed(self.gan.seed, 0), augment.REAL,
                              len(real), len(real))
         return {tag: tf.io.decode_png(visualize.labelled_grid_png(
                     visualize.to_unit(x), rows, cols, title=title), channels=3).numpy() / 255.0
@@ -299,6 +302,8 @@ class Checkpointer(StepCounter):
     def save(self):
         """Saves the current step unless already saved. Every worker takes the same decision:
         under multi-worker, saving is a collective operation."""
+        if self.model is not None:  # on JAX, reading it puts the trainer's state back in place
+            self.gan = self.model
         step = int(self.gan.step.numpy())
         latest = self.manager.latest_checkpoint
         if step == self.saved_step:

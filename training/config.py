@@ -51,9 +51,10 @@ _Hyperparameters = dataclasses.make_dataclass("_Hyperparameters", [
     for f in dataclasses.fields(Variant) if is_setting(f)])
 
 
-def _filled_in(resume=None):
-    """A field `resolve` and the loop fill in (no flag); `resume` as for `hparam`."""
-    return dataclasses.field(default=None, metadata={"resume": resume})
+def _filled_in(resume=None, **metadata):
+    """A field `resolve` and the loop fill in (no flag); `resume` (and `neutral`) as for
+    `hparam`."""
+    return dataclasses.field(default=None, metadata={"resume": resume, **metadata})
 
 
 @dataclasses.dataclass
@@ -108,6 +109,9 @@ class Config(_Hyperparameters):
                           "else all CPUs).")
     tpu: str = hparam(None, help="tpu: the TPU's name or grpc:// address.")
     dataset_used: str = _filled_in(resume="same")  # the dataset actually trained on
+    # The Keras backend trained on: its checkpoints resume on it only (runs written before it
+    # was recorded trained on TensorFlow).
+    backend: str = _filled_in(resume="same_or_off", neutral="tensorflow")
     dataset_note: str = _filled_in()   # why it differs from `dataset`, if it does
     class_names: list = _filled_in()   # a folder's class sub-folders, in label order
 
@@ -321,6 +325,8 @@ def train_command(config):
                           toy_defaults=config.toy_defaults is not False))
     args = ["python", "train.py", f"--model={config.model}", f"--dataset={config.dataset}",
             f"--workdir={config.workdir}"]
+    if config.backend not in (None, "tensorflow"):
+        args.insert(0, f"KERAS_BACKEND={config.backend}")
     for field in SETTINGS:
         value = getattr(config, field.name)
         if (field.name in ("model", "dataset", "workdir", "overwrite") or value is None

@@ -16,11 +16,22 @@ into the peer's name and address, for a one-line report.
 
 Batch norm under replicas is *synchronized* (models/networks.py): statistics are computed over
 the global batch, so N replicas train exactly the network one device would.
+
+Off TensorFlow (KERAS_BACKEND, docs/backends.md) there is no tf.distribute: `make_strategy`
+gives a `KerasDistribution` instead. On JAX, `mirrored` is keras.distribution's DataParallel
+over `devices` (default: every local device; on a CPU-only machine `split_cpu` makes XLA show
+several), whose compiled step computes on the global batch sharded over them, batch norm
+included, so it trains the network one device would up to the order of float sums
+(tests/test_distribute.py). `multi_worker` and `tpu` are TensorFlow's only, and PyTorch runs
+on one device.
 """
+import contextlib
 import json
 import os
 import re
 import socket
+
+import keras
 
 import tensorflow as tf
 
@@ -29,14 +40,49 @@ from training.config import STRATEGIES, ConfigError
 
 def split_cpu(count):
     """Splits the CPU into `count` logical devices (before TensorFlow runs any op), so that
-    MirroredStrategy can be exercised on a machine without GPUs."""
+    MirroredStrategy can be exercised on a machine without GPUs; on JAX, the host platform's
+    device count of XLA (before JAX starts its backend)."""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    flags = re.sub(r"--xla_force_host_platform_device_count=\d+", "",
+                   os.environ.get("XLA_FLAGS", ""))
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
 
 
-def make_strategy(name, devices=None, tpu=None):
+class KerasDistribution:
+    """What train() uses of a strategy, off TensorFlow: `num_replicas_in_sync` and `scope()`
+    (keras.distribution's, or nothing on one device)."""
+
+    def __init__(self, distribution=None, replicas=1):
+        self.distribution, self.num_replicas_in_sync = distribution, replicas
+
+    def scope(self):
+        return self.distribution.scope() if self.distribution else contextlib.nullcontext()
+
+
+def _keras_distribution(name, devices, backend):
+    if name == "default":
+        return KerasDistribution()
+    if name != "mirrored" or backend != "jax":
+        raise ConfigError(f"--strategy={name} runs on TensorFlow only, not on Keras' {backend} "
+                          "backend" + (" (on JAX, --strategy=mirrored is data parallel)"
+                                       if backend == "jax" else "") +
+                          "; unset KERAS_BACKEND to train on TensorFlow")
+    available = keras.distribution.list_devices()
+    if devices:
+        missing = [d for d in devices if d not in available]
+        if missing:
+            raise ConfigError(f"no device {', '.join(missing)} here; JAX lists "
+                              f"{', '.join(available)} (--devices)")
+    devices = list(devices or available)
+    return KerasDistribution(keras.distribution.DataParallel(devices=devices), len(devices))
+
+
+def make_strategy(name, devices=None, tpu=None, backend="tensorflow"):
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    if backend != "tensorflow":
+        return _keras_distribution(name, devices, backend)
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -64,6 +110,8 @@ def make_strategy(name, devices=None, tpu=None):
 
 def is_chief(strategy):
     """True for the one worker that writes what the user sees."""
+    if isinstance(strategy, KerasDistribution):
+        return True  # one process
     resolver = getattr(strategy.extended, "_cluster_resolver", None)
     if resolver is None or not getattr(resolver, "task_type", None):
         return True

@@ -4,13 +4,19 @@ Run directory (`config.workdir`):
     config.json      every resolved setting, and the dataset actually used
     run.lock         held (flock) by the process writing the run: one writer at a time
     train/           TensorBoard events (scalars per step, pictures per epoch)
-    checkpoints/     tf.train.Checkpoint: G, D, both optimizers (with slots), step (and the
-                     averaged G under --ema)
+    checkpoints/     G, D, both optimizers (with slots), step (and the averaged G under --ema):
+                     a tf.train.Checkpoint on TensorFlow, `ckpt-N.npz` on JAX and PyTorch
+                     (training/checkpoints.py)
     saved_model/     the exported generator (training/export.py): the averaged G under --ema
     saved_model_raw/ under --ema only: G itself
 Running again with the same workdir resumes from the latest checkpoint and stops at the same
 total step count; the data pipeline and the noise are functions of (seed, step), so the resumed
 run sees the batches the uninterrupted one would have seen.
+
+The Keras backend is KERAS_BACKEND's (docs/backends.md): the model classes are the same on
+each; the data pipeline (tf.data), TensorBoard's writer and the export are TensorFlow's on
+every backend, so TensorFlow must be installed. On JAX, `--strategy=mirrored` is
+keras.distribution's data parallelism over the local devices (training/distribute.py).
 """
 import dataclasses
 import os
@@ -163,7 +169,7 @@ def _train(config, verbose, callbacks, locks):
     asked_steps_per_execution = config.steps_per_execution
     config = resolve(config)
     strategy = make_strategy(config.strategy, config.devices and config.devices.split(","),
-                             config.tpu)
+                             config.tpu, keras.backend.backend())
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise ConfigError(f"--batch_size={config.batch_size} does not split over {replicas} "
@@ -186,16 +192,18 @@ def _train(config, verbose, callbacks, locks):
         raise DatasetError(str(e)) from None
     # Every refusal about the data comes before the run directory is created or touched.
     check_batch(data, config.batch_size * config.d_steps, config.train_points)
-    config = dataclasses.replace(config, dataset_used=data.spec.name,
+    config = dataclasses.replace(config, backend=keras.backend.backend(),
+                                 dataset_used=data.spec.name,
                                  dataset_note=data.note or None,
                                  class_names=list(data.class_names) or None)
     if chief:  # the lock first: --overwrite must never remove a live run
         locks.append(workdir.WorkdirLock(config.workdir))
+        workdir.prepare(config, check_only=True)  # another backend's run: refused first
         latest = (None if config.overwrite else
-                  tf.train.latest_checkpoint(os.path.join(config.workdir, "checkpoints")))
+                  checkpoints.latest(os.path.join(config.workdir, "checkpoints")))
         if latest:  # a K that cannot resume is refused before anything is written
             resumed_steps_per_execution(asked_steps_per_execution, config.steps_per_execution,
-                                        int(latest.rsplit("-", 1)[1]))  # named by its step
+                                        checkpoints.step_of(latest))  # named by its step
         workdir.prepare(config)
     # Saving is collective under multi-worker: the others save to a scratch dir (removed).
     checkpoint_dir = (os.path.join(config.workdir, "checkpoints") if chief
@@ -205,9 +213,8 @@ def _train(config, verbose, callbacks, locks):
         gan = build_gan(config, shape, data.spec.num_classes,
                         resolve_jit_compile(config.jit_compile, strategy, network,
                                             gradient_penalty=bool(config.gp_weight)))
-        checkpoint = checkpoints.make_checkpoint(gan)
-        manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
-                                             max_to_keep=config.keep_checkpoints)
+        checkpoint, manager = checkpoints.make_manager(gan, checkpoint_dir,
+                                                       config.keep_checkpoints)
         if not chief:  # restore what the chief saved
             manager = checkpoints.ReadFrom(manager, os.path.join(config.workdir, "checkpoints"))
         resumed = checkpoints.restore(checkpoint, manager)

@@ -159,8 +159,9 @@ def write_failure(error, directory, needed=None):
     return re.sub(r"\s+", " ", first).strip(), "fix that"
 
 
-def prepare(config):
-    """Creates the workdir, or checks that the run in it can be resumed with `config`."""
+def prepare(config, check_only=False):
+    """Creates the workdir, or checks that the run in it can be resumed with `config` (and
+    only checks, with `check_only`)."""
     config_path = os.path.join(config.workdir, "config.json")
     if os.path.exists(config_path) and not config.overwrite:
         try:
@@ -169,11 +170,18 @@ def prepare(config):
             raise ConfigError(f"{config_path} is unreadable ({e}); pass --overwrite to start a "
                               "new run there, or use another --workdir") from None
         mismatch = resume_mismatch(previous, config)
+        if mismatch and mismatch[0] == "backend":
+            raise ConfigError(
+                f"{config.workdir} holds a run trained on Keras' {mismatch[1]} backend, whose "
+                f"checkpoints {mismatch[2]} cannot read; resume it with "
+                f"KERAS_BACKEND={mismatch[1]}, or use another --workdir, or pass --overwrite")
         if mismatch:
             name, recorded, asked = mismatch
             raise ConfigError(
                 f"{config.workdir} holds a run with {name}={recorded!r}, not {asked!r}; use "
                 "another --workdir, or pass --overwrite to replace that run")
+    if check_only:
+        return
     try:
         os.makedirs(config.workdir, exist_ok=True)
         if config.overwrite:

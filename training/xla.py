@@ -10,6 +10,7 @@ GPU: not measured here.
 """
 import os
 
+import keras
 import tensorflow as tf
 
 from models.networks import ARCHITECTURES
@@ -42,6 +43,10 @@ def resolve_jit_compile(requested, strategy, network, onednn=None, gradient_pena
     penalty) and whether oneDNN's kernels are on (`onednn`; None: as in this process). Under a
     multi-device strategy Keras cannot compile the step over mirrored variables
     (docs/keras_traps.md), so it is off there, said in one line."""
+    if keras.backend.backend() == "jax":
+        return True  # Keras' JAX trainer compiles every step (jit_compile=False: eagerly)
+    if keras.backend.backend() != "tensorflow":
+        return False if requested is None else requested
     single = strategy.num_replicas_in_sync == 1 and not isinstance(
         strategy, tf.distribute.MultiWorkerMirroredStrategy)
     if single:
