@@ -40,7 +40,11 @@ def _restored_gan(workdir):
 
 @pytest.mark.parametrize("model", list(RUNS))
 def test_sample_signature_is_deterministic_with_stated_shapes_and_ranges(runs, model):
-    sampler = tf.saved_model.load(str(runs / model / "saved_model")).signatures["sample"]
+    check_sample_signature(runs / model / "saved_model", model)
+
+
+def check_sample_signature(saved_model, model):
+    sampler = tf.saved_model.load(str(saved_model)).signatures["sample"]
     a = sampler(num_samples=tf.constant(12), seed=tf.constant(3))
     b = sampler(num_samples=tf.constant(12), seed=tf.constant(3))
     c = sampler(num_samples=tf.constant(12), seed=tf.constant(4))
@@ -271,3 +275,98 @@ def test_eval_cli_scores_a_run_directory_into_its_eval_subdirectory(runs):
     assert "modes captured" in result.stdout and "real held-out" in result.stdout
     metrics = json.loads((runs / "gan" / "eval" / "metrics.json").read_text())
     assert metrics["dataset"] == "ring8" and metrics["step"] == 2
+
+
+# === A run trained on JAX: the same SavedModel contract ===
+
+JAX_RUNS = {"acgan": "mnist_5k", "infogan": "mnist_5k", "gan": "ring8"}
+# Trains each run on JAX through train() and, once trained, writes what the JAX model itself
+# computes: the sampler on drawn latents (`latents.npz`) and InfoGAN's Q head on images.
+TRAIN_ON_JAX = r"""
+import json, sys
+import keras, numpy as np
+import backends
+from training.config import Config
+from training.loop import train
+root, runs = sys.argv[1], json.loads(sys.argv[2])
+
+class Outputs(keras.callbacks.Callback):
+    def __init__(self, workdir):
+        super().__init__()
+        self.workdir = workdir
+
+    def on_train_end(self, logs=None):
+        gan = self.model
+        latents = gan.latent.sample(6, backends.step_seed(9, 9))
+        out = {k: keras.ops.convert_to_numpy(v) for k, v in latents.items()}
+        out["in_memory"] = keras.ops.convert_to_numpy(gan.samples(latents))
+        if hasattr(gan.latent, "num_categorical"):
+            images = np.random.default_rng(0).uniform(0, 1, (6, 28, 28, 1)).astype("float32")
+            heads = gan.discriminator(images * 2.0 - 1.0, training=False)
+            out["images"] = images
+            out["code_logits"] = keras.ops.convert_to_numpy(heads["code_logits"])
+            out["code_mean"] = keras.ops.convert_to_numpy(heads["code_mean"])
+        np.savez(self.workdir + "/latents.npz", **out)
+
+assert keras.backend.backend() == "jax"
+for model, dataset in runs.items():
+    workdir = f"{root}/{model}"
+    train(Config(model=model, dataset=dataset, workdir=workdir, train_steps=2, steps_per_epoch=2,
+                 batch_size=8, width=8), verbose=0, callbacks=[Outputs(workdir)])
+"""
+
+
+@pytest.fixture(scope="module")
+def jax_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export_jax")
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run([sys.executable, "-c", TRAIN_ON_JAX, str(root),
+                             json.dumps(JAX_RUNS)], env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+@pytest.mark.parametrize("model", list(JAX_RUNS))
+def test_a_run_trained_on_jax_exports_the_same_contract_with_its_own_weights(jax_runs, model):
+    """The SavedModel of a JAX run (rebuilt on TensorFlow from its checkpoint) has the contract
+    of a TensorFlow run's, and computes what the JAX model computed: `serving_default` on the
+    latents JAX drew gives JAX's samples, `sample` reports latents of the same distribution,
+    InfoGAN's `infer_codes` gives JAX's Q head."""
+    workdir = jax_runs / model
+    assert json.loads((workdir / "config.json").read_text())["backend"] == "jax"
+    assert os.path.exists(workdir / "checkpoints" / "ckpt-2.npz")
+    check_sample_signature(workdir / "saved_model", model)
+    loaded = tf.saved_model.load(str(workdir / "saved_model"))
+    jax = dict(np.load(workdir / "latents.npz"))
+    feed = {k: tf.constant(jax[k]) for k in ("z", "labels", "categorical", "continuous")
+            if k in jax}
+    exported = loaded.signatures["serving_default"](**feed)["samples"].numpy()
+    expected = (np.clip((jax["in_memory"] + 1) / 2, 0, 1) if JAX_RUNS[model] != "ring8"
+                else jax["in_memory"])
+    assert np.ptp(expected) > 0  # a real output, not a constant
+    np.testing.assert_allclose(exported, expected, rtol=1e-4, atol=2e-5 * np.abs(expected).max())
+    assert latent_of_export(loaded).noise == ("uniform" if model == "infogan" else "normal")
+    if model == "infogan":
+        inferred = loaded.signatures["infer_codes"](samples=tf.constant(jax["images"]))
+        np.testing.assert_allclose(inferred["categorical_logits"], jax["code_logits"], atol=2e-5)
+        np.testing.assert_allclose(inferred["continuous_mean"], jax["code_mean"], atol=2e-5)
+
+
+def test_eval_and_sample_read_a_jax_run_unchanged(jax_runs, tmp_path):
+    """eval.py on the JAX run's directory (its step from `ckpt-2.npz`), and sample.py on its
+    export, as on a TensorFlow run."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "eval.py", f"--workdir={jax_runs / 'gan'}"],
+                            cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((jax_runs / "gan" / "eval" / "metrics.json").read_text())
+    assert metrics["dataset"] == "ring8" and metrics["step"] == 2
+    out = tmp_path / "samples.png"
+    result = subprocess.run([sys.executable, "sample.py",
+                             f"--saved_model={jax_runs / 'acgan' / 'saved_model'}",
+                             f"--out={out}"], cwd=root, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
