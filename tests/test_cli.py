@@ -187,3 +187,17 @@ def test_seeds_must_be_integers_said_in_one_line():
     assert curves.seed_list(["2", "0"], 5, quick=True) == [5]
     with pytest.raises(ExperimentError, match="--seeds takes integers"):
         curves.seed_list(["x"], 0, quick=False)
+
+
+def test_the_strategies_of_tensorflow_only_are_refused_on_jax_in_one_line(tmp_path):
+    """On JAX, --strategy=mirrored is data parallel (test_distribute.py); multi_worker and
+    tpu are tf.distribute's, refused before anything is written."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, KERAS_BACKEND="jax")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--model=gan",
+                             "--dataset=ring8", "--strategy=tpu", f"--workdir={tmp_path / 'r'}"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.splitlines()[-1] == (
+        "error: --strategy=tpu runs on TensorFlow only, not on Keras' jax backend (on JAX, "
+        "--strategy=mirrored is data parallel); unset KERAS_BACKEND to train on TensorFlow")
+    assert not (tmp_path / "r").exists()

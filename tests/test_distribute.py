@@ -142,6 +142,70 @@ def test_mirrored_two_replicas_equals_one_device(make_config, model):
                                        err_msg=a.path)
 
 
+# Trains each model 2 steps on one device, then under --strategy=mirrored on JAX (keras.
+# distribution's DataParallel over 2 XLA host devices), and prints both runs' logs and weights.
+JAX_DATA_PARALLEL = r"""
+import json, sys
+import keras, numpy as np
+from data.datasets import load, make_train_dataset
+from training.config import Config, resolve
+from training.distribute import make_strategy
+from training.loop import build_gan, split_for_d_steps
+assert keras.backend.backend() == "jax" and len(keras.distribution.list_devices()) == 2
+out = {}
+for model, fields in json.loads(sys.argv[1]).items():
+    config = resolve(Config(model=model, dataset="mnist_5k", workdir="", **fields))
+    data = load(config.dataset)
+    for name in ("default", "mirrored"):
+        strategy = make_strategy(name, backend="jax")
+        with strategy.scope():
+            gan = build_gan(config, data.spec.shape, data.spec.num_classes)
+            history = gan.fit(split_for_d_steps(make_train_dataset(
+                data, config.batch_size * config.d_steps, config.seed), config.batch_size,
+                config.d_steps), steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
+        keras.distribution.set_distribution(None)
+        out[f"{model}/{name}"] = {
+            "replicas": strategy.num_replicas_in_sync,
+            "devices": len(gan.generator.weights[0].value.sharding.device_set),
+            "logs": {k: float(v[-1]) for k, v in history.history.items()},
+            "weights": [[w.path, np.asarray(w.numpy()).tolist()] for w in
+                        gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables]}
+print("RESULT " + json.dumps(out))
+"""
+JAX_PARITY = {"dcgan": {"batch_size": 8, "width": 8, "augment": "color,translation,cutout",
+                        "ema": 0.9},
+              "acgan": {"batch_size": 8, "width": 8}}
+
+
+def test_jax_data_parallel_over_two_devices_equals_one_device():
+    """On JAX, --strategy=mirrored is keras.distribution's DataParallel: over 2 XLA host
+    devices (what --cpu_devices=2 makes), the step computes on the global batch sharded over
+    them, batch norm's moments and the augment's and noise's draws included, so it trains what
+    one device trains, up to the order of float sums (the tolerances of the tf.distribute test
+    above). DCGAN with DiffAugment and the generator average; AC-GAN with its labels and D's
+    dropout."""
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT,
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    result = subprocess.run([sys.executable, "-c", JAX_DATA_PARALLEL, json.dumps(JAX_PARITY)],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads(result.stdout.split("RESULT ", 1)[1])
+    for model in JAX_PARITY:
+        single, double = runs[f"{model}/default"], runs[f"{model}/mirrored"]
+        assert (single["replicas"], double["replicas"]) == (1, 2)
+        assert (single["devices"], double["devices"]) == (1, 2)  # replicated on both
+        assert set(single["logs"]) == set(double["logs"]) and "d_loss" in single["logs"]
+        for name, value in single["logs"].items():
+            rtol = GRAD_NORM_RTOL if name.endswith("_grad_norm") else RTOL
+            np.testing.assert_allclose(double["logs"][name], value, rtol=rtol, atol=ATOL,
+                                       err_msg=f"{model} {name}")
+        # The same variables in the same order (the models' names differ: gan, gan_1).
+        assert len(single["weights"]) == len(double["weights"]) > 20
+        for (path, value), (_, other) in zip(single["weights"], double["weights"]):
+            np.testing.assert_allclose(other, value, rtol=RTOL, atol=WEIGHT_ATOL,
+                                       err_msg=f"{model} {path}")
+
+
 @pytest.mark.parametrize("requested", [None, True, False])
 def test_xla_falls_back_under_mirrored_with_one_line_unless_turned_off(capsys, requested):
     for network in ("mlp", "dcgan"):
