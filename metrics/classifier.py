@@ -25,10 +25,7 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 from absl import app, flags
-
-from data.datasets import load
 
 SHIPPED_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "gan_reproductions")
@@ -64,6 +61,9 @@ def _unit(images):
 
 def train_classifier(dataset, data_dir=None, epochs=20, seed=0, verbose=1):
     """Trains on `dataset`'s training split; returns (model, held-out accuracy, summary dict)."""
+    import tensorflow as tf  # the training pipeline only: scoring needs Keras alone
+
+    from data.datasets import load
     keras.utils.set_random_seed(seed)
     train, test = load(dataset, data_dir), load(dataset, data_dir, split="test")
     if train.spec.name != dataset:  # mnist fell back to mnist_5k: that classifier is shipped
@@ -94,8 +94,8 @@ def predict(model, images, batch_size=500):
     features, probs = [], []
     for i in range(0, len(x), batch_size):
         out = model(x[i:i + batch_size], training=False)
-        features.append(np.asarray(out["features"]))
-        probs.append(np.asarray(tf.nn.softmax(out["logits"])))
+        features.append(keras.ops.convert_to_numpy(out["features"]))
+        probs.append(keras.ops.convert_to_numpy(keras.ops.softmax(out["logits"])))
     if not features:
         return np.zeros([0, 128], np.float32), np.zeros([0, 10], np.float32)
     return np.concatenate(features), np.concatenate(probs)
