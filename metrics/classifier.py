@@ -59,11 +59,16 @@ def _unit(images):
     return np.asarray(images, np.float32) / 255.0
 
 
+def load(*args, **kwargs):
+    """data/datasets.py `load`, imported when called: it imports TensorFlow, which scoring with
+    the shipped weights does not need (benchmarks/gpu.py runs without it)."""
+    from data.datasets import load as load_data
+    return load_data(*args, **kwargs)
+
+
 def train_classifier(dataset, data_dir=None, epochs=20, seed=0, verbose=1):
     """Trains on `dataset`'s training split; returns (model, held-out accuracy, summary dict)."""
     import tensorflow as tf  # the training pipeline only: scoring needs Keras alone
-
-    from data.datasets import load
     keras.utils.set_random_seed(seed)
     train, test = load(dataset, data_dir), load(dataset, data_dir, split="test")
     if train.spec.name != dataset:  # mnist fell back to mnist_5k: that classifier is shipped

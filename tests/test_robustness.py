@@ -81,8 +81,8 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, backend)
         other = run_train(killed, *args, "--train_steps=110")  # on TensorFlow
         assert other.returncode == 1 and "Traceback" not in other.stderr, other.stderr[-3000:]
         assert other.stderr.splitlines()[-1] == (
-            f"error: {killed} holds a run trained on Keras' {backend} backend, whose "
-            "checkpoints tensorflow cannot read; resume it with "
+            f"error: {killed} holds a run with backend='{backend}': its checkpoints are Keras' "
+            f"{backend} backend's, which tensorflow cannot read; resume it with "
             f"KERAS_BACKEND={backend}, or use another --workdir, or pass --overwrite")
         assert max(saved_steps(killed)) == 100
 

@@ -20,6 +20,8 @@ import math
 import os
 import shlex
 
+import keras
+
 from data.datasets import DATASETS
 from data.folder import PREFIX as FOLDER_PREFIX
 from models.hparams import (DATA_KINDS, at_least_zero, choices_of, hparam, is_setting,
@@ -109,8 +111,8 @@ class Config(_Hyperparameters):
                           "else all CPUs).")
     tpu: str = hparam(None, help="tpu: the TPU's name or grpc:// address.")
     dataset_used: str = _filled_in(resume="same")  # the dataset actually trained on
-    # The Keras backend trained on: its checkpoints resume on it only (runs written before it
-    # was recorded trained on TensorFlow).
+    # The Keras backend trained on (`resolve`: this process's): its checkpoints resume on it
+    # only (runs written before it was recorded trained on TensorFlow).
     backend: str = _filled_in(resume="same_or_off", neutral="tensorflow")
     dataset_note: str = _filled_in()   # why it differs from `dataset`, if it does
     class_names: list = _filled_in()   # a folder's class sub-folders, in label order
@@ -251,6 +253,7 @@ def resolve(config):
         raise ConfigError(problem)
     not_taken = _not_taken(config.model)
     filled = dataclasses.replace(config, train_examples=config.train_examples or 0,
+                                 backend=keras.backend.backend(),  # the one this process runs
                                  **{k: None if k in not_taken else getattr(variant, k)
                                     for k in HYPERPARAMETERS})
     filled = dataclasses.replace(filled, steps_per_execution=_steps_per_execution(filled,

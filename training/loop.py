@@ -192,8 +192,7 @@ def _train(config, verbose, callbacks, locks):
         raise DatasetError(str(e)) from None
     # Every refusal about the data comes before the run directory is created or touched.
     check_batch(data, config.batch_size * config.d_steps, config.train_points)
-    config = dataclasses.replace(config, backend=keras.backend.backend(),
-                                 dataset_used=data.spec.name,
+    config = dataclasses.replace(config, dataset_used=data.spec.name,
                                  dataset_note=data.note or None,
                                  class_names=list(data.class_names) or None)
     if chief:  # the lock first: --overwrite must never remove a live run

@@ -172,8 +172,8 @@ def prepare(config, check_only=False):
         mismatch = resume_mismatch(previous, config)
         if mismatch and mismatch[0] == "backend":
             raise ConfigError(
-                f"{config.workdir} holds a run trained on Keras' {mismatch[1]} backend, whose "
-                f"checkpoints {mismatch[2]} cannot read; resume it with "
+                f"{config.workdir} holds a run with backend={mismatch[1]!r}: its checkpoints are "
+                f"Keras' {mismatch[1]} backend's, which {mismatch[2]} cannot read; resume it with "
                 f"KERAS_BACKEND={mismatch[1]}, or use another --workdir, or pass --overwrite")
         if mismatch:
             name, recorded, asked = mismatch
