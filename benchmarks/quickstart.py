@@ -57,7 +57,8 @@ def main(argv):
     prefix = [] if FLAGS.backend == "tensorflow" else [f"KERAS_BACKEND={FLAGS.backend}"]
     result = {"command": " ".join(prefix + ["python"] + command[1:2] + ["--model=acgan"] + seed),
               "backend": FLAGS.backend,
-              "onednn_kernels": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "1",
+              "onednn_kernels": (os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "1"
+                                 if FLAGS.backend == "tensorflow" else None),
               "train_steps": config["train_steps"], "data": config["dataset_used"],
               "wall_seconds": round(train_seconds, 1),
               "accuracy_pct": round(row["model"], 2),
