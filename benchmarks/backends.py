@@ -26,13 +26,12 @@ trainer. The settings:
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 from absl import app, flags
 
-from benchmarks import child_result, summarize
+from benchmarks import run_module, summarize
 
 flags.DEFINE_list("settings", ["dcgan", "wgan_gp_toy", "pacgan_toy", "infogan"],
                   "Steps to time (see the module's docstring).")
@@ -43,7 +42,6 @@ flags.DEFINE_integer("rounds", 2, "Processes per backend and setting.")
 flags.DEFINE_string("out", None, "Write every measurement here as JSON.")
 flags.DEFINE_string("_child", None, "Internal: run one measurement and print JSON.")
 FLAGS = flags.FLAGS
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # setting: (variant, toy dataset or None, data shape, batch size or None for the row's)
 SETTINGS = {"dcgan": ("dcgan", None, (28, 28, 1), 128),
@@ -112,14 +110,10 @@ def _versions(backend):
 
 
 def run_child(setting, backend):
-    args = [sys.executable, "-m", "benchmarks.backends", f"--_child={setting}",
-            f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}"]
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
-    result = child_result(out)
-    if result is None:
-        sys.exit(f"benchmark of {setting} on {backend} failed:\n{out.stderr[-3000:]}")
-    return result
+    return run_module(["benchmarks.backends", f"--_child={setting}", f"--steps={FLAGS.steps}",
+                       f"--warmup={FLAGS.warmup}"],
+                      {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                      f"benchmark of {setting} on {backend}")
 
 
 def main(argv):

@@ -27,14 +27,13 @@ Prints one line per measurement and writes them all to `--out`.
 """
 import json
 import os
-import subprocess
 import sys
 import time
 
 from absl import app, flags
 
-from benchmarks import child_result
-from benchmarks.backends import SETTINGS  # and its flags --settings, --steps, --warmup, --out
+from benchmarks import run_module
+from benchmarks.backends import SETTINGS, run_child  # and its flags --settings, --steps, ...
 
 flags.DEFINE_list("parts", ["parity", "steps", "acgan"], "What to run (see the docstring).")
 flags.DEFINE_list("parity", None, "PARITY settings to check (default: all).")
@@ -227,25 +226,14 @@ def keras_parameters(setting):
                                ("discriminator", gan.discriminator))}
 
 
-def _child(args, env=None):
-    out = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
-                         cwd=ROOT, env=dict(os.environ, **(env or {})))
-    result = child_result(out)
-    if result is None:
-        raise RuntimeError(f"{' '.join(args[:2])} failed:\n{out.stderr[-3000:]}")
-    return result
-
-
 def time_steps(setting, device):
     """The JAX step and the PyTorch peer's (eager, compiled), as rows."""
-    rows = [dict(_child(["benchmarks.backends", f"--_child={setting}", f"--steps={FLAGS.steps}",
-                         f"--warmup={FLAGS.warmup}"], {"KERAS_BACKEND": "jax"}),
-                 runner="keras_jax")]
+    rows = [dict(run_child(setting, "jax"), runner="keras_jax")]
     ours = keras_parameters(setting)
     for compiled in [False, True] if FLAGS.torch_compile else [False]:
         s = dict(torch_settings(setting), device=device, compile=compiled)
-        row = _child(["benchmarks.torch_peer", json.dumps(s), str(FLAGS.steps),
-                      str(FLAGS.warmup)])
+        row = run_module(["benchmarks.torch_peer", json.dumps(s), str(FLAGS.steps),
+                          str(FLAGS.warmup)], failure=f"the PyTorch peer of {setting}")
         if row["parameters"] != ours:
             raise RuntimeError(f"the PyTorch peer of {setting} is not our network: "
                                f"{row['parameters']} vs {ours}")

@@ -32,7 +32,7 @@ import time
 
 from absl import app, flags
 
-from benchmarks import child_result, summarize
+from benchmarks import run_module, summarize
 from benchmarks.flops import step_flops
 
 flags.DEFINE_string("models", "gan,dcgan,wgan,wgan_gp,infogan,acgan", "Variants to time.")
@@ -170,19 +170,14 @@ def measure(model, jit):
 
 
 def run_child(model, jit):
-    args = [sys.executable, "-m", "benchmarks.train_step", f"--_child={model}:{int(jit)}",
-            f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--dataset={FLAGS.dataset}",
+    args = ["benchmarks.train_step", f"--_child={model}:{int(jit)}", f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--dataset={FLAGS.dataset}",
             f"--mixed_precision={FLAGS.mixed_precision}", f"--augment={FLAGS.augment}",
             f"--steps_per_execution={FLAGS.steps_per_execution}", f"--scalars={FLAGS.scalars}"]
     if FLAGS.batch_size:
         args.append(f"--batch_size={FLAGS.batch_size}")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-               TF_ENABLE_ONEDNN_OPTS=str(int(FLAGS.onednn)))
-    out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
-    result = child_result(out)
-    if result is None:
-        sys.exit(f"benchmark of {model} failed:\n{out.stderr[-3000:]}")
-    return result
+    return run_module(args, {"TF_CPP_MIN_LOG_LEVEL": "3",
+                             "TF_ENABLE_ONEDNN_OPTS": str(int(FLAGS.onednn))},
+                      f"benchmark of {model}")
 
 
 def whole_run_seconds(model, jit, steps):
@@ -225,13 +220,8 @@ def torch_settings(model):
 
 
 def run_torch(settings):
-    out = subprocess.run([sys.executable, "-m", "benchmarks.torch_peer", json.dumps(settings),
-                          str(FLAGS.steps), str(FLAGS.warmup)], capture_output=True, text=True,
-                         cwd=ROOT)
-    result = child_result(out)
-    if result is None:
-        sys.exit(f"the PyTorch peer failed (pip install -e \".[bench]\"):\n{out.stderr[-3000:]}")
-    return result
+    return run_module(["benchmarks.torch_peer", json.dumps(settings), str(FLAGS.steps),
+                       str(FLAGS.warmup)], failure='the PyTorch peer (pip install -e ".[bench]")')
 
 
 def main(argv):
