@@ -88,13 +88,6 @@ def _gan(variant, shape):
     return gan
 
 
-def networks(gan):
-    nets = {"generator": gan.generator, "discriminator": gan.discriminator}
-    if gan.average:
-        nets["average"] = gan.average.generator
-    return nets
-
-
 def projections(before, after):
     """(|W - W0|, its dot products with PROJECTIONS fixed random unit vectors)."""
     import numpy as np
@@ -129,7 +122,7 @@ def parity_run(setting, steps=3):
     y = y.reshape(steps * batch, variant.d_steps)
     gan = _gan(variant, shape)
     before = {net: [np.asarray(w) for w in model.get_weights()]
-              for net, model in networks(gan).items()}
+              for net, model in gan.networks().items()}
     rows = []
 
     class Logs(keras.callbacks.Callback):
@@ -139,7 +132,7 @@ def parity_run(setting, steps=3):
     gan.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False, callbacks=[Logs()])
     return {"logs": rows, "networks": {
         net: projections(before[net], model.get_weights())
-        for net, model in networks(gan).items()}}
+        for net, model in gan.networks().items()}}
 
 
 def compare(got, reference):

@@ -124,6 +124,14 @@ class GAN(keras.Model):
     def call(self, generator_input, training=False):
         return self.generator(generator_input, training=training)
 
+    def networks(self):
+        """{name: network} of what a run trains: G, D (with any heads) and, under --ema, the
+        averaged G."""
+        nets = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.average:
+            nets["average"] = self.average.generator
+        return nets
+
     @property
     def sampler(self):
         """The generator that samples are drawn from: the moving average under --ema, else G."""

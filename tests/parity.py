@@ -67,14 +67,6 @@ def shape_of(name):
     return (2,) if name in TOY else SHAPE
 
 
-def networks(gan):
-    """{name: model} of every network whose weights the parity compares."""
-    nets = {"generator": gan.generator, "discriminator": gan.discriminator}
-    if gan.average:
-        nets["average"] = gan.average.generator
-    return nets
-
-
 def batches(variant, shape):
     """The real data [N, d_steps, *shape] in [-1, 1] and their labels, N = 3 batches."""
     rng = np.random.default_rng(1)
@@ -113,9 +105,9 @@ def train(name, initial=None, mutant=None, iterations=ITERATIONS):
     gan.compile(make_optimizer(variant, variant.d_lr), make_optimizer(variant, variant.g_lr),
                 run_eagerly=True)
     if initial:
-        for net, model in networks(gan).items():
+        for net, model in gan.networks().items():
             model.set_weights(initial[net])
-    start = {net: model.get_weights() for net, model in networks(gan).items()}
+    start = {net: model.get_weights() for net, model in gan.networks().items()}
     if mutant:
         mutate(gan, mutant)
     rows = []  # the logs of each iteration
@@ -129,7 +121,7 @@ def train(name, initial=None, mutant=None, iterations=ITERATIONS):
         gan.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[log])
     finally:
         module.normal, module.uniform = saved
-    return start, rows, {net: model.get_weights() for net, model in networks(gan).items()}
+    return start, rows, {net: model.get_weights() for net, model in gan.networks().items()}
 
 
 def loss_terms(logs):

@@ -43,6 +43,16 @@ def run_train(workdir, *args, wait=True, stdout=None, stderr=None, timeout=600,
                           stderr=stderr or subprocess.PIPE, text=True, timeout=timeout)
 
 
+def assert_same_checkpoints(expected_run, got_run):
+    """The latest checkpoints of two run directories hold the same variables, bit for bit: G,
+    D, both optimizers' slots and the generator average."""
+    expected, got = checkpoint_state(expected_run), checkpoint_state(got_run)
+    assert set(got) == set(expected) and any("optimizer" in k for k in got)
+    assert any(k.startswith("generator_average/") for k in got)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
     """With the generator average on: it is checkpointed and resumed bit for bit too. The toy
     step's default of several steps per call (here 5, the largest divisor of the default that
@@ -68,11 +78,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
     with open(killed / "config.json") as f:
         recorded = json.load(f)
     assert recorded["steps_per_execution"] == 5 and recorded["backend"] == "tensorflow"
-    expected, got = checkpoint_state(tmp_path / "reference"), checkpoint_state(killed)
-    assert set(got) == set(expected) and any("optimizer" in k for k in got)
-    assert any(k.startswith("generator_average/") for k in got)
-    for name in expected:
-        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert_same_checkpoints(tmp_path / "reference", killed)
     assert len(saved_steps(killed)) == 3  # --keep_checkpoints default
 
 
