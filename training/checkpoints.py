@@ -182,8 +182,9 @@ class ArrayCheckpoints:
             os.remove(old)
         return path
 
-    def restore(self, path):
-        """Loads `path` into the variables; raises ValueError naming what does not match."""
+    def restore(self, path, only=None):
+        """Loads `path` into the variables (of the groups named in `only`, default all); raises
+        ValueError naming what does not match."""
         try:
             with np.load(path) as saved:
                 manifest = json.loads(str(saved["manifest"]))
@@ -192,6 +193,8 @@ class ArrayCheckpoints:
             raise ValueError(f"unreadable: {e}") from None
         assignments = []
         for group, variables in self.groups().items():
+            if only is not None and group not in only:
+                continue
             if len(manifest.get(group, ())) != len(variables):
                 raise ValueError(f"{len(manifest.get(group, ()))} variables of {group}, the "
                                  f"model has {len(variables)}")

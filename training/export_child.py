@@ -28,12 +28,9 @@ def main(workdir, checkpoint, build):
     build = json.loads(build)
     config = Config.load(os.path.join(workdir, "config.json"))
     gan = build_gan(config, tuple(build["shape"]), build["num_classes"])
-    networks = checkpoints.ArrayCheckpoints(gan, os.path.dirname(checkpoint), 0)
-    groups = networks.groups()
-    networks.groups = lambda: {name: groups[name] for name in
-                               (*checkpoints.generators(gan), "discriminator")}
-    try:
-        networks.restore(checkpoint)
+    try:  # the networks only: TensorFlow's optimizers may order their slots otherwise
+        checkpoints.ArrayCheckpoints(gan, os.path.dirname(checkpoint), 0).restore(
+            checkpoint, only=(*checkpoints.generators(gan), "discriminator"))
     except ValueError as e:
         sys.exit(f"error: could not export the generator: {checkpoint} does not hold this run's "
                  f"networks ({e})")
