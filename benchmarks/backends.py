@@ -77,19 +77,8 @@ def measure(setting):
     x = rng.uniform(-1, 1, (calls * batch, variant.d_steps, *shape)).astype(np.float32)
     y = rng.integers(0, 10, (calls * batch, variant.d_steps)).astype(np.int32)
 
-    class Clock(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times, self.begin = [], None
-
-        def on_train_begin(self, logs=None):
-            self.begin = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            float(np.asarray(logs["g_loss"]).reshape(-1)[0])  # the step is done
-            self.times.append(time.perf_counter())
-
-    clock = Clock()
+    from benchmarks.clock import StepClock
+    clock = StepClock()
     gan.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
     timed = np.diff(clock.times[FLAGS.warmup - 1:])
     return {"setting": setting, "backend": backend, "variant": name, "toy": toy,

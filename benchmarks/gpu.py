@@ -165,16 +165,12 @@ def acgan_run(steps, samples):
     order = np.concatenate([rng.permutation(len(images))
                             for _ in range(-(-steps * batch // len(images)))])[:steps * batch]
     gan = _gan(variant, (28, 28, 1))
-    clock = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            float(np.asarray(logs["g_loss"]))
-            clock.append(time.perf_counter())
+    from benchmarks.clock import StepClock
+    clock = StepClock()
 
     start = time.perf_counter()
     gan.fit(images[order][:, None], labels[order][:, None], batch_size=batch, epochs=1,
-            verbose=0, shuffle=False, callbacks=[Clock()])
+            verbose=0, shuffle=False, callbacks=[clock])
     train_seconds = time.perf_counter() - start
     classifier = build_classifier()
     classifier.load_weights(weights_path("mnist_5k"))
@@ -186,7 +182,7 @@ def acgan_run(steps, samples):
         asked.append(keras.ops.convert_to_numpy(latents["labels"]))
     accuracy, per_class = scores.per_class_accuracy(np.concatenate(predicted),
                                                     np.concatenate(asked), 10)
-    timed = np.diff(clock[min(20, len(clock) - 2):])
+    timed = np.diff(clock.times[min(20, len(clock.times) - 2):])
     return {"steps": steps, "batch": batch, "samples": samples,
             "accuracy_pct": round(100 * float(accuracy), 2),
             "per_class_pct": [round(100 * float(a), 1) for a in per_class],

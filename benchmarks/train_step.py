@@ -121,22 +121,8 @@ def measure(model, jit):
     flops = step_flops(gan, *dataset.element_spec)  # one step's
     dataset = chunk_steps(dataset, k)
 
-    class Clock(keras.callbacks.Callback):
-        """A timestamp per step (per call into TensorFlow if k > 1), taken once its logs exist
-        (the step is done)."""
-
-        def __init__(self):
-            super().__init__()
-            self.times, self.begin = [], None
-
-        def on_train_begin(self, logs=None):
-            self.begin = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            float(np.asarray(logs["g_loss"]).reshape(-1)[0])
-            self.times.append(time.perf_counter())
-
-    clock = Clock()
+    from benchmarks.clock import StepClock
+    clock = StepClock()  # per call into TensorFlow: k steps
     warmup, steps = -(-FLAGS.warmup // k), -(-FLAGS.steps // k)   # in calls of k steps
     with tempfile.TemporaryDirectory() as logdir:
         writer = tf.summary.create_file_writer(logdir)
