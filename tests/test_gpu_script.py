@@ -17,6 +17,10 @@ def test_the_gpu_script_runs_every_part_without_tensorflow(tmp_path):
         "raise ImportError(\"No module named 'tensorflow' (hidden by the test)\")\n")
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONPATH=os.pathsep.join([str(tmp_path / "hidden"), ROOT]))
+    # Compiled as on the GPU machine, with XLA's optimizations (conftest.py turns most off for
+    # the other JAX processes): the parity compares with figures recorded so, and PacGAN's toy
+    # g_grad_norm moves by 1.7% (6.8x its tolerance) when they are off.
+    env.pop("JAX_DISABLE_MOST_OPTIMIZATIONS", None)
     out = tmp_path / "gpu.json"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.gpu", "--parity=pacgan_toy", "--settings=pacgan_toy",
