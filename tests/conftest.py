@@ -37,19 +37,3 @@ def tiny_config(tmp_path, model="dcgan", dataset="mnist_5k", **overrides):
 def make_config(tmp_path):
     return lambda **kw: tiny_config(tmp_path, **kw)
 
-
-# The files that take longest (seconds of one worker, `--durations=0` of a full run on the
-# 2-core machine, 2026-12-06), sent to the two workers first; the rest follow in their order.
-# With the setting's `--no-loadscope-reorder`, xdist hands out files in this order, each to the
-# first worker with at most 2 tests left, so the short files fill the end of both workers'
-# time (xdist's default, the files with most tests first, leaves the single-test files of a
-# minute or more for last: simulated with the same durations, one worker ran 35 s alone).
-SLOWEST_FILES = ("test_distribute.py", "test_experiments.py", "test_export.py",
-                 "test_robustness.py", "test_backends.py", "test_resume.py",
-                 "test_train_step.py", "test_claims.py", "test_jax_train.py", "test_cli.py",
-                 "test_gpu_script.py", "test_step_logs.py", "test_eval_cli.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
