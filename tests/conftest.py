@@ -36,4 +36,3 @@ def tiny_config(tmp_path, model="dcgan", dataset="mnist_5k", **overrides):
 @pytest.fixture
 def make_config(tmp_path):
     return lambda **kw: tiny_config(tmp_path, **kw)
-
